@@ -1,0 +1,47 @@
+"""Plain records of a ``qubes.xml`` document, independent of the live model.
+
+The model converts itself to and from a :class:`Core3Document`; the store turns a
+document into XML bytes and back, and writes it atomically. Keeping the two apart lets
+the writer thread serialise a snapshot while the model keeps changing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    index: int
+    color: str  # "0xRRGGBB"
+    name: str
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    backend_domain: str
+    port_id: str
+    device_id: str  # "*" when any device on that port matches
+    mode: str  # required / ask-to-attach / auto-attach / manual
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    qid: int
+    klass: str  # AdminVM, TemplateVM, AppVM, DispVM, StandaloneVM
+    # explicitly set properties only; VM references as names, None as None
+    properties: dict[str, str | None] = field(default_factory=dict)
+    features: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    devices: dict[str, tuple[DeviceRecord, ...]] = field(default_factory=dict)
+    # volume name -> volume config attributes as strings
+    volume_config: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Core3Document:
+    labels: tuple[LabelRecord, ...] = ()
+    pools: tuple[dict[str, str], ...] = ()  # each pool's config, incl. name and driver
+    properties: dict[str, str | None] = field(default_factory=dict)  # global, explicit
+    domains: tuple[DomainRecord, ...] = ()
