@@ -1,0 +1,1 @@
+"""The qubes model: classes, properties, features, tags, labels and the app."""
