@@ -58,6 +58,8 @@ def parse_rule(line: str) -> Rule:
 
     options: dict[str, str] = {}
     for token in options_text.strip(" ").split(" ") if options_text.strip(" ") else ():
+        if not token:
+            raise QubesValueError("options must be separated by single spaces")
         key, equals, value = token.partition("=")
         if not equals:
             raise QubesValueError(f"{show(token)} is not a key=value option")

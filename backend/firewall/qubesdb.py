@@ -49,6 +49,9 @@ def qubesdb_entries(firewall: Firewall, client_ip: str, now: float) -> dict[str,
 
 def _address(client_ip: str) -> str:
     try:
-        return str(ipaddress.ip_address(client_ip))
+        address = ipaddress.ip_address(client_ip)
     except ValueError:
-        raise QubesValueError(f"{show(client_ip)} is not an IP address of a qube") from None
+        address = None
+    if not isinstance(client_ip, str) or address is None or "%" in client_ip:
+        raise QubesValueError(f"{show(client_ip)} is not an IP address of a qube")
+    return str(address)

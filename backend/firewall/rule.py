@@ -212,7 +212,7 @@ def _check_member(option: str, value: object, kind: type[enum.StrEnum], required
     if value is None and not required:
         return
     if not isinstance(value, kind):
-        raise _refuse(option, value, f"is not a {kind.__name__}")
+        raise _refuse(option, value, f"is not of type {kind.__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +273,7 @@ class Rule:
             raise _refuse(
                 "dstports",
                 str(self.dstports),
-                f"needs proto=tcp or proto=udp, not {_proto_text(self.proto)}",
+                f"needs proto=tcp or proto=udp; {_proto_text(self.proto)}",
             )
 
     def _check_icmptype(self) -> None:
@@ -283,7 +283,7 @@ class Rule:
             raise _refuse("icmptype", self.icmptype, f"is not a number 0-{MAX_ICMPTYPE}")
         if self.proto is not Proto.ICMP:
             raise _refuse(
-                "icmptype", self.icmptype, f"needs proto=icmp, not {_proto_text(self.proto)}"
+                "icmptype", self.icmptype, f"needs proto=icmp; {_proto_text(self.proto)}"
             )
 
     def _check_expire(self) -> None:
@@ -376,4 +376,4 @@ class Rule:
 
 
 def _proto_text(proto: Proto | None) -> str:
-    return "no proto" if proto is None else f"proto={proto}"
+    return "the rule has no proto" if proto is None else f"the rule has proto={proto}"

@@ -320,7 +320,7 @@ class Qubes:
                 and prop_name not in props
                 and not DispVM.PROPS[prop_name].stateless
                 and not DispVM.PROPS[prop_name].read_only
-                and prop_name not in ("template_for_dispvms",)
+                and prop_name not in ("template_for_dispvms", "label")
             ):
                 props[prop_name] = template.get(prop_name)
         vm = self.add_new_vm(

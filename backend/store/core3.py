@@ -34,7 +34,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from backend.errors import StoreError
 from backend.store.document import Core3Document, DeviceRecord, DomainRecord, LabelRecord
@@ -69,6 +70,7 @@ _CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TRUE = frozenset({"1", "yes", "true", "on"})
 
 PathLike = str | os.PathLike[str]
+_T = TypeVar("_T")
 
 
 def label_ref(index: int) -> str:
@@ -80,10 +82,11 @@ def find_label(labels: Iterable[LabelRecord], ref: str) -> LabelRecord | None:
     """Resolve a ``label`` property value as qubesd does: ``label-N``, index or name."""
     labels = tuple(labels)
     match = _LABEL_ID.match(ref)
-    digits = match.group(1) if match else ref if ref.isdigit() else None
-    for label in labels:
-        if digits is not None and label.index == int(digits):
-            return label
+    index = match.group(1) if match else ref
+    if index.isdigit():
+        found = next((label for label in labels if label.index == int(index)), None)
+        if found is not None:
+            return found
     return next((label for label in labels if label.name == ref), None)
 
 
@@ -108,15 +111,16 @@ def to_xml(doc: Core3Document) -> bytes:
     return out.getvalue()
 
 
-def _container(out: Writer, tag: str, attrs: list[tuple[str, str]], items: Iterable[object],
-               write_item: object) -> None:
-    items = list(items)
-    if not items:
+def _container(out: Writer, tag: str, attrs: list[tuple[str, str]], items: Iterable[_T],
+               write_item: Callable[[Writer, _T], None]) -> None:
+    """``<tag>items…</tag>``, or ``<tag/>`` when there are none (as lxml writes it)."""
+    listed = list(items)
+    if not listed:
         out.leaf(tag, attrs)
         return
     out.start(tag, attrs)
-    for item in items:
-        write_item(out, item)  # type: ignore[operator]
+    for item in listed:
+        write_item(out, item)
     out.end(tag)
 
 
@@ -132,7 +136,7 @@ def _write_pool(out: Writer, pool: Mapping[str, str]) -> None:
 
 
 def _write_properties(out: Writer, properties: Mapping[str, str | None],
-                      vm_refs: frozenset[str], order: object,
+                      vm_refs: frozenset[str], order: Callable[[str], Any],
                       first: list[tuple[str, str]] | None = None) -> None:
     entries: list[tuple[str, str]] = list(first or [])
     for name, value in properties.items():
@@ -141,7 +145,7 @@ def _write_properties(out: Writer, properties: Mapping[str, str | None],
                 raise ValueError(f"property {name!r} is None but is not a VM reference")
             value = ""
         entries.append((name, value))
-    entries.sort(key=lambda entry: order(entry[0]))  # type: ignore[operator]
+    entries.sort(key=lambda entry: order(entry[0]))
     _container(out, "properties", [], entries,
                lambda o, e: o.leaf("property", [("name", e[0])], e[1]))
 
@@ -350,6 +354,8 @@ def _read_domain(node: Node, labels: tuple[LabelRecord, ...]) -> DomainRecord:
     properties = _read_properties(parts.get("properties"), DOMAIN_VM_REFS,
                                   f"domain at {node.where()}:")
     qid = _read_qid(node, klass, properties)
+    if klass != ADMIN_CLASS and not properties.get("name"):
+        raise _Damaged(f"domain {qid} ({klass}) has no name property ({node.where()})")
     label = properties.get("label")
     if label is not None and find_label(labels, label) is None:
         raise _Damaged(f"domain {qid} label {label!r} is not defined in <labels> "

@@ -1,0 +1,1 @@
+"""Domain control through libvirt: domain XML, the one connection, power states."""
