@@ -66,15 +66,13 @@ def parse_rule(line: str) -> Rule:
         name = _HOST_ALIASES.get(key, key)
         if name not in OPTION_NAMES or name == "comment":
             raise QubesValueError(f"unknown firewall rule option {show(key)}")
+        earlier = [host for host in HOST_OPTIONS if host in options]
+        if name in HOST_OPTIONS and earlier:
+            raise QubesValueError(
+                f"{key}: a rule has at most one destination host, {earlier[0]} was given already"
+            )
         if name in options:
             raise QubesValueError(f"{key}: given twice")
-        if name in HOST_OPTIONS:
-            earlier = [host for host in HOST_OPTIONS if host in options]
-            if earlier:
-                raise QubesValueError(
-                    f"{key}: a rule has at most one destination host, "
-                    f"{earlier[0]} was given already"
-                )
         options[name] = value
     if comment is not None:
         options["comment"] = comment

@@ -203,9 +203,7 @@ def _allow(rule: Rule, request: Request, info: SystemInfo) -> Allow:
     )
 
 
-def collect_targets_for_ask(
-    rules: Sequence[Rule], request: Request, info: SystemInfo
-) -> set[str]:
+def collect_targets_for_ask(rules: Sequence[Rule], request: Request, info: SystemInfo) -> set[str]:
     """Every target the user could pick: allow/ask rules add, deny rules remove (§8.4)."""
     targets: set[str] = set()
     # walk backwards so that an earlier deny removes what a later rule added

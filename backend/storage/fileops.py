@@ -177,14 +177,19 @@ def _write_all(fd: int, data: memoryview, offset: int) -> None:
         offset += written
 
 
+def _is_zero(data: memoryview) -> bool:
+    # tobytes() + bytes equality is a memcpy and a memcmp; comparing a memoryview to
+    # bytes directly goes element by element and is ~40 times slower.
+    return data.tobytes() == _ZEROS[: len(data)]
+
+
 def _write_nonzero(fd: int, data: memoryview, offset: int) -> None:
     """Write ``data`` at ``offset`` except for all-zero grains, which stay holes."""
-    if data == _ZEROS[: len(data)]:
+    if _is_zero(data):
         return
     run_start: int | None = None
     for grain in range(0, len(data), _ZERO_GRAIN):
-        piece = data[grain : grain + _ZERO_GRAIN]
-        if piece == _ZEROS[: len(piece)]:
+        if _is_zero(data[grain : grain + _ZERO_GRAIN]):
             if run_start is not None:
                 _write_all(fd, data[run_start:grain], offset + run_start)
                 run_start = None
@@ -262,6 +267,15 @@ def grow_file(path: str, size: int) -> None:
         os.close(fd)
 
 
+def _read_into(stream: BinaryIO, view: memoryview) -> int:
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    data = stream.read(len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
 def write_stream(stream: BinaryIO, path: str, size: int, *, exact: bool) -> int:
     """Write ``stream`` into the (sparse, ``size``-byte) file ``path``, skipping zeros.
 
@@ -273,7 +287,7 @@ def write_stream(stream: BinaryIO, path: str, size: int, *, exact: bool) -> int:
         view = memoryview(buf)
         offset = 0
         while True:
-            count = stream.readinto(view)  # type: ignore[attr-defined]
+            count = _read_into(stream, view)
             if not count:
                 break
             if offset + count > size:
