@@ -243,12 +243,13 @@ def exception_from_wire(name: str, message: str, args: Sequence[object] = ()) ->
     except (TypeError, ValueError, KeyError):
         text = message
     cls = _exception_class(name)
-    if issubclass(cls, errors.QubesException):
-        # our classes take structured constructor arguments; the wire has only the text
-        exc = cls.__new__(cls)
-        errors.QubesException.__init__(exc, text)
-        return exc
     try:
+        if issubclass(cls, errors.QubesException):
+            # Our classes take structured constructor arguments (holder, property…)
+            # and the wire has only the text: build the instance around the text.
+            exc = BaseException.__new__(cls)
+            errors.QubesException.__init__(exc, text)
+            return exc
         return cls(text)
     except TypeError:  # a builtin whose constructor wants more than a message
         return errors.QubesException(text)
@@ -288,9 +289,10 @@ class EventStreamParser:
         records: list[EventRecord] = []
         pos = 0
         while pos < len(buffer):
-            if buffer[pos : pos + 1] == b"2":
+            head = bytes(buffer[pos : pos + 2])
+            if head[:1] == b"2":
                 break  # an error response: its end is the end of the connection
-            if buffer[pos : pos + 1] != b"1" or buffer[pos + 1 : pos + 2] not in (b"", b"\0"):
+            if not EVENT_HEADER.startswith(head):
                 raise QubesDaemonCommunicationError("Non-event received on an event stream")
             parsed = self._parse_record(buffer, pos + 2)
             if parsed is None:
@@ -334,7 +336,7 @@ class EventStreamParser:
 
 
 def escape_getall_value(text: str) -> str:
-    """Escape a serialised property for one ``GetAll`` line: ``\\`` → ``\\\\``, newline → ``\\n``."""
+    """Escape a serialised property for a ``GetAll`` line: ``\\`` → ``\\\\``, newline → ``\\n``."""
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 

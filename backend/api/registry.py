@@ -71,12 +71,13 @@ Endpoints: TypeAlias = Collection[str] | Callable[[], Collection[str]] | None
 
 _SEGMENT = r"[A-Za-z0-9_-]+"
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
-_NAME = re.compile(rf"(?:{_SEGMENT}|{_PLACEHOLDER.pattern})(?:\.(?:{_SEGMENT}|{_PLACEHOLDER.pattern}))*")
+_NAME_SEGMENT = rf"(?:{_SEGMENT}|{_PLACEHOLDER.pattern})"
+_NAME = re.compile(rf"{_NAME_SEGMENT}(?:\.{_NAME_SEGMENT})*")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MethodSpec:
-    """What a method accepts; the upstream decorator's ``wants_arg``/``wants_payload``/``dest_adminvm``."""
+    """What a method accepts (upstream: ``wants_arg``, ``wants_payload``, ``dest_adminvm``)."""
 
     name: str
     arg: Need

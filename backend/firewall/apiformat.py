@@ -50,6 +50,7 @@ def format_rule(rule: Rule) -> str:
 
 def parse_rule(line: str) -> Rule:
     """One Admin API line (no newline) as a rule; QubesValueError if it is not one."""
+    comment: str | None
     if line.startswith(_COMMENT):
         options_text, comment = "", line[len(_COMMENT) :]
     else:

@@ -162,7 +162,10 @@ def ipv6_network(option: str, text: str) -> str:
 
 
 def hostname(option: str, text: str) -> str:
-    """A DNS name the firewall qube resolves: lower-case ``a-z0-9-._``, dot-separated."""
+    """A DNS name the firewall qube resolves: lower-case ``a-z0-9-._``, dot-separated.
+
+    Digits and dots only are an IPv4 address: :func:`classify_destination` sorts them.
+    """
     if not text:
         raise _refuse(option, text, "is empty")
     bad = sorted(set(text) - _HOSTNAME_CHARS)
@@ -176,9 +179,6 @@ def hostname(option: str, text: str) -> str:
         raise _refuse(option, text, "has an empty label")
     if any(len(label) > MAX_LABEL for label in labels):
         raise _refuse(option, text, f"has a label longer than {MAX_LABEL} characters")
-    if set(text) <= _IPV4_CHARS:
-        # digits and dots only: a mistyped IPv4 address, never a name to resolve
-        raise _refuse(option, text, "is not a valid IPv4 address")
     return text
 
 
@@ -251,9 +251,7 @@ class Rule:
             if not isinstance(getattr(self, name), str):
                 raise _refuse(name, getattr(self, name), "is not a string")
         if len(given) > 1:
-            raise QubesValueError(
-                f"{' and '.join(given)}: a rule has at most one destination host"
-            )
+            raise QubesValueError(f"{' and '.join(given)}: a rule has at most one destination host")
         if self.dst4 is not None:
             object.__setattr__(self, "dst4", ipv4_network("dst4", self.dst4))
         if self.dst6 is not None:
@@ -282,9 +280,7 @@ class Rule:
         if not _is_int(self.icmptype) or not 0 <= self.icmptype <= MAX_ICMPTYPE:
             raise _refuse("icmptype", self.icmptype, f"is not a number 0-{MAX_ICMPTYPE}")
         if self.proto is not Proto.ICMP:
-            raise _refuse(
-                "icmptype", self.icmptype, f"needs proto=icmp; {_proto_text(self.proto)}"
-            )
+            raise _refuse("icmptype", self.icmptype, f"needs proto=icmp; {_proto_text(self.proto)}")
 
     def _check_expire(self) -> None:
         if self.expire is None:
@@ -305,8 +301,7 @@ class Rule:
             raise _refuse(
                 "comment",
                 self.comment,
-                f"contains {show(''.join(bad))}; allowed are letters, digits, "
-                "space and :;,./-_[]",
+                f"contains {show(''.join(bad))}; allowed are letters, digits, space and :;,./-_[]",
             )
 
     @classmethod
@@ -372,7 +367,6 @@ class Rule:
             dstports=self.dstports if proto in PORT_PROTOS else None,
             icmptype=self.icmptype if proto is Proto.ICMP else None,
         )
-
 
 
 def _proto_text(proto: Proto | None) -> str:

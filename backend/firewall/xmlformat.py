@@ -52,7 +52,7 @@ def rule_properties(rule: Rule) -> dict[str, str]:
         "dstports": None if rule.dstports is None else rule.dstports.short(),
         "icmptype": None if rule.icmptype is None else str(rule.icmptype),
     }
-    return {name: values[name] for name in _PROPERTY_ORDER if values[name] is not None}
+    return {name: value for name in _PROPERTY_ORDER if (value := values[name]) is not None}
 
 
 def firewall_to_xml(firewall: Firewall, now: float) -> bytes:
@@ -64,7 +64,8 @@ def firewall_to_xml(firewall: Firewall, now: float) -> bytes:
         for name, value in rule_properties(rule).items():
             ET.SubElement(properties, "property", name=name).text = value
     ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def firewall_from_xml(data: bytes) -> Firewall:

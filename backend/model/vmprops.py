@@ -143,20 +143,16 @@ def v_mac(vm: Any, prop: Prop, value: Any) -> Any:
 
 
 def v_ipv4(vm: Any, prop: Prop, value: Any) -> Any:
-    if value is None or value == "":
-        return None
     try:
         return network.valid_ipv4(value)
-    except ValueError:
+    except (ValueError, TypeError):
         raise vm.value_error(prop, value, "not a valid IPv4 address") from None
 
 
 def v_ipv6(vm: Any, prop: Prop, value: Any) -> Any:
-    if value is None or value == "":
-        return None
     try:
         return network.valid_ipv6(value)
-    except ValueError:
+    except (ValueError, TypeError):
         raise vm.value_error(prop, value, "not a valid IPv6 address") from None
 
 

@@ -171,7 +171,10 @@ def _as_choice(target: IntendedTarget, request: Request, info: SystemInfo) -> st
 def _allow(rule: Rule, request: Request, info: SystemInfo) -> Allow:
     target = request.target
     if rule.redirect is not None:
-        target = intended_target(rule.redirect, info)
+        try:
+            target = intended_target(rule.redirect, info)
+        except _Refused as refused:
+            raise _Refused(f"{refused.reason} (target= at {rule.where})", rule=rule) from None
     if target.kind is TargetKind.DEFAULT:
         raise _Refused(
             f"policy defines 'allow' action at {rule.where} but no target is specified "

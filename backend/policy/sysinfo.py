@@ -69,7 +69,9 @@ def _qube_from_mapping(name: str, data: object) -> QubeInfo:
     if not isinstance(klass, str):
         raise SystemInfoError(f"system info: {name}.type must be a string")
     tags = data.get("tags", ())
-    if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
+    if not isinstance(tags, list | tuple | set | frozenset) or not all(
+        isinstance(tag, str) for tag in tags
+    ):
         raise SystemInfoError(f"system info: {name}.tags must be a list of strings")
     uuid = _optional_str(name, "uuid", data.get("uuid"))
     return QubeInfo(

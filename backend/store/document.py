@@ -9,6 +9,11 @@ Values are the strings upstream stores, untouched: booleans as ``True``/``False`
 reference (``backend.store.core3.DOMAIN_VM_REFS``/``GLOBAL_VM_REFS``) may be ``None``:
 upstream writes it as an empty element, while an empty ordinary property (``kernel``)
 stays ``""``.
+
+dom0 (class AdminVM, qid 0) is read with ``name`` = ``dom0``; its fixed ``name``,
+``qid`` and ``uuid`` may be present in its record but are never written, because
+qubesd refuses to load them. Any other qube's ``qid`` property, if present, must equal
+:attr:`DomainRecord.qid`, which is what gets written.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ class DeviceRecord:
 
 @dataclass(frozen=True)
 class DomainRecord:
-    qid: int  # written as the ``qid`` property (never for AdminVM); not in ``properties``
+    qid: int  # written as the ``qid`` property (never for AdminVM); read into this field
     klass: str  # AdminVM, TemplateVM, AppVM, DispVM, StandaloneVM
     # explicitly set properties only; VM references as names, None as None
     properties: dict[str, str | None] = field(default_factory=dict)
@@ -42,7 +47,7 @@ class DomainRecord:
     tags: tuple[str, ...] = ()
     # device class -> persistent assignments; an empty tuple keeps an empty class
     devices: dict[str, tuple[DeviceRecord, ...]] = field(default_factory=dict)
-    # volume name -> volume config attributes as strings (without "name")
+    # volume name -> all attributes of its <volume> element, "name" included
     volume_config: dict[str, dict[str, str]] = field(default_factory=dict)
 
 

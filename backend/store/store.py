@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Self
 
 from backend.errors import StoreError
 from backend.store.core3 import PathLike, from_xml, to_xml
@@ -61,7 +62,12 @@ class Store:
         with _held_guard:
             if self._key in _held:
                 raise StoreBusyError(self.path, "is already opened by this process")
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            except OSError as exc:
+                raise StoreError(
+                    self.path, f"cannot open the lock file {self.lock_path}: {exc.strerror}"
+                ) from exc
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -83,7 +89,7 @@ class Store:
             self._lock_fd = None
             _held.discard(self._key)
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -108,8 +114,9 @@ class Store:
                 stamp = _stamp(os.fstat(file.fileno()))
         except FileNotFoundError:
             if self.prev_path.exists():
-                log.warning("%s is missing but %s exists; starting empty", self.path,
-                            self.prev_path)
+                log.warning(
+                    "%s is missing but %s exists; starting empty", self.path, self.prev_path
+                )
             self._loaded, self._stamp, self._failure = True, None, None
             return None
         except OSError as exc:
@@ -140,8 +147,9 @@ class Store:
     def save_bytes(self, data: bytes) -> None:
         self._check_open()
         self._check_writable()
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
         try:
             try:
                 os.fchmod(fd, FILE_MODE)
@@ -191,6 +199,10 @@ class Store:
             with open(link, "rb") as copied:
                 os.fsync(copied.fileno())
         os.replace(link, self.prev_path)
+        # rename() between two links of one file does nothing: after a save that failed
+        # late, .prev may already be the current file, and the extra link must go
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -200,7 +212,7 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _set_group(fd: int) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import Future
+from typing import Self
 
 from backend.store.document import Core3Document
 from backend.store.store import Store
@@ -60,7 +61,7 @@ class StoreWriter:
         if threading.current_thread() is not self._thread:
             self._thread.join()
 
-    def __enter__(self) -> StoreWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -80,10 +81,12 @@ class StoreWriter:
             live = [future for future in waiting if future.set_running_or_notify_cancel()]
             try:
                 self._store.save(doc)
-            except Exception as exc:
+            except BaseException as exc:
                 log.error("saving %s failed: %s", self._store.path, exc)
                 for future in live:
                     future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
             else:
                 self._writes += 1
                 for future in live:

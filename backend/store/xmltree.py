@@ -9,7 +9,6 @@ XML declaration, ``<a/>`` for an empty element and ``<a></a>`` for an empty text
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
@@ -25,18 +24,15 @@ class Node:
     line: int
     column: int
     children: list[Node] = field(default_factory=list)
-    _text: list[str] = field(default_factory=list, repr=False)
+    chunks: list[str] = field(default_factory=list, repr=False)
 
     @property
     def text(self) -> str | None:
         """Character data directly inside the element (None when there is none)."""
-        return "".join(self._text) if self._text else None
+        return "".join(self.chunks) if self.chunks else None
 
     def where(self) -> str:
         return f"line {self.line}, column {self.column}"
-
-    def iter(self, tag: str) -> Iterator[Node]:
-        return (child for child in self.children if child.tag == tag)
 
 
 def parse(data: bytes) -> Node:
@@ -60,7 +56,7 @@ def parse(data: bytes) -> Node:
 
     def chardata(text: str) -> None:
         if stack:
-            stack[-1]._text.append(text)
+            stack[-1].chunks.append(text)
 
     def doctype(name: str, *_args: object) -> None:
         line, column = here()
@@ -93,8 +89,15 @@ _ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTR_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
-     "\t": "&#9;"}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#9;",
+    }
 )
 
 

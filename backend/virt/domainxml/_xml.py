@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 Attrs = dict[str, str | int | None]
 
 
-def sub(parent: ET.Element, tag: str, attrs: Attrs | None = None, text: str | None = None
-        ) -> ET.Element:
+def sub(
+    parent: ET.Element, tag: str, attrs: Attrs | None = None, text: str | None = None
+) -> ET.Element:
     """Append ``<tag>``; attributes whose value is None are left out."""
     elem = ET.SubElement(parent, tag)
     for key, value in (attrs or {}).items():

@@ -47,9 +47,7 @@ def _next_free(used: set[str], start: int) -> str:
 def plan_disks(spec: DomainSpec) -> list[PlannedDisk]:
     """Volumes in the given order, then block assignments (targets from xvdi)."""
     used = {VOLUME_LETTERS[v.name] for v in spec.volumes if v.name in VOLUME_LETTERS}
-    used |= {
-        dev.frontend_dev.removeprefix("xvd") for dev in spec.block_devices if dev.frontend_dev
-    }
+    used |= {dev.frontend_dev.removeprefix("xvd") for dev in spec.block_devices if dev.frontend_dev}
     plan: list[PlannedDisk] = []
     for volume in spec.volumes:
         letter = VOLUME_LETTERS.get(volume.name)
@@ -69,11 +67,7 @@ def plan_disks(spec: DomainSpec) -> list[PlannedDisk]:
     for dev in spec.block_devices:
         if dev.frontend_dev:
             letter = dev.frontend_dev.removeprefix("xvd")
-        elif (
-            dev.devtype is DiskDevType.CDROM
-            and spec.kernel is None
-            and CDROM_LETTER not in used
-        ):
+        elif dev.devtype is DiskDevType.CDROM and spec.kernel is None and CDROM_LETTER not in used:
             letter = CDROM_LETTER
             used.add(letter)
         else:

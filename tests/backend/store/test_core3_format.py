@@ -7,11 +7,11 @@ import logging
 
 import pytest
 from hypothesis import given, settings
+from store_samples import documents, sample_bytes, small_document
 
 from backend.errors import StoreError
 from backend.store.core3 import find_label, from_xml, to_xml
 from backend.store.document import Core3Document, DeviceRecord, DomainRecord
-from store_samples import documents, sample_bytes, small_document
 
 
 def by_name(doc: Core3Document, name: str) -> DomainRecord:
@@ -30,9 +30,18 @@ def test_sample_reads_labels_pools_and_global_properties() -> None:
     assert [label.name for label in doc.labels][-1] == "teal"
     assert doc.labels[-1].index == 9 and doc.labels[-1].color == "0x008080"
     assert {pool["driver"] for pool in doc.pools} == {
-        "file-reflink", "linux-kernel", "lvm_thin", "file"}
-    assert doc.pools[2] == {"driver": "lvm_thin", "name": "vm-pool", "revisions_to_keep": "2",
-                            "thin_pool": "vm-pool", "volume_group": "qubes_dom0"}
+        "file-reflink",
+        "linux-kernel",
+        "lvm_thin",
+        "file",
+    }
+    assert doc.pools[2] == {
+        "driver": "lvm_thin",
+        "name": "vm-pool",
+        "revisions_to_keep": "2",
+        "thin_pool": "vm-pool",
+        "volume_group": "qubes_dom0",
+    }
     assert doc.properties["management_dispvm"] is None  # explicit empty VM reference
     assert doc.properties["default_netvm"] == "sys-firewall"
     assert doc.properties["check_updates_vm"] == "False"
@@ -41,10 +50,19 @@ def test_sample_reads_labels_pools_and_global_properties() -> None:
 def test_sample_reads_each_class_of_domain() -> None:
     doc = from_xml(sample_bytes(), "qubes.xml")
     assert [d.klass for d in doc.domains] == [
-        "AdminVM", "TemplateVM", "AppVM", "AppVM", "AppVM", "AppVM", "AppVM", "DispVM",
-        "StandaloneVM"]
+        "AdminVM",
+        "TemplateVM",
+        "AppVM",
+        "AppVM",
+        "AppVM",
+        "AppVM",
+        "AppVM",
+        "DispVM",
+        "StandaloneVM",
+    ]
     dom0 = doc.domains[0]
-    assert dom0.qid == 0 and "qid" not in dom0.properties and "name" not in dom0.properties
+    assert dom0.qid == 0 and "qid" not in dom0.properties
+    assert dom0.properties["name"] == "dom0"  # fixed upstream, absent from the file
     template = by_name(doc, "fedora-40-xfce")
     assert template.qid == 1 and "qid" not in template.properties
     assert template.properties["kernel"] == ""  # empty string, not None: not a VM ref
@@ -57,7 +75,7 @@ def test_sample_reads_each_class_of_domain() -> None:
     disp = by_name(doc, "disp1234")
     assert disp.properties["netvm"] is None and disp.properties["template"] == "default-dvm"
     assert disp.volume_config["root"]["source"] == "qubes_dom0/vm-fedora-40-xfce-root"
-    assert "name" not in disp.volume_config["root"]
+    assert disp.volume_config["root"]["name"] == "root"
     assert disp.tags == ("created-by-work", "disp-created-by-work")
 
 
@@ -65,8 +83,12 @@ def test_sample_reads_devices_with_modes_and_options() -> None:
     doc = from_xml(sample_bytes(), "qubes.xml")
     net = by_name(doc, "sys-net")
     assert net.devices["pci"][0] == DeviceRecord(
-        "dom0", "00_14.3", "0x8086:0xa0f0::p028000", "required",
-        {"no-strict-reset": "True", "permissive": "True"})
+        "dom0",
+        "00_14.3",
+        "0x8086:0xa0f0::p028000",
+        "required",
+        {"no-strict-reset": "True", "permissive": "True"},
+    )
     assert net.devices["block"] == ()
     work = by_name(doc, "work")
     assert work.devices["block"][0].mode == "ask-to-attach"
@@ -98,6 +120,57 @@ def test_generated_documents_round_trip(doc: Core3Document) -> None:
     data = to_xml(doc)
     assert from_xml(data, "qubes.xml") == doc
     assert to_xml(from_xml(data, "qubes.xml")) == data
+
+
+def model_style(domain: DomainRecord) -> DomainRecord:
+    """What the model hands over: every value it holds, fixed ones included."""
+    fixed = {"qid": str(domain.qid)}
+    if domain.klass == "AdminVM":
+        fixed["uuid"] = "00000000-0000-0000-0000-000000000000"
+    return dataclasses.replace(domain, properties={**domain.properties, **fixed})
+
+
+def test_fixed_values_in_records_are_written_as_qubesd_writes_them() -> None:
+    doc = from_xml(sample_bytes(), "qubes.xml")
+    doc = dataclasses.replace(doc, domains=tuple(model_style(d) for d in doc.domains))
+    assert to_xml(doc) == sample_bytes()
+
+
+@pytest.mark.parametrize(
+    "index, properties, problem",
+    [
+        (0, {"name": "admin"}, "name must be 'dom0'"),
+        (0, {"uuid": "8c1e0f2a-5d4b-4f6e-9a3c-2b7d1e0f4a5b"}, "uuid must be"),
+        (1, {"qid": "2"}, "qid must be '1'"),
+    ],
+)
+def test_contradicting_fixed_values_are_refused(
+    index: int, properties: dict[str, str], problem: str
+) -> None:
+    doc = small_document()
+    changed = dataclasses.replace(
+        doc.domains[index], properties={**doc.domains[index].properties, **properties}
+    )
+    domains = list(doc.domains)
+    domains[index] = changed
+    with pytest.raises(ValueError, match=problem):
+        to_xml(dataclasses.replace(doc, domains=tuple(domains)))
+
+
+def test_volume_name_must_match_its_key() -> None:
+    doc = small_document()
+    work = dataclasses.replace(doc.domains[1], volume_config={"root": {"name": "private"}})
+    with pytest.raises(ValueError, match="volume 'root'"):
+        to_xml(dataclasses.replace(doc, domains=(doc.domains[0], work)))
+
+
+def test_sample_goes_through_the_model_and_back() -> None:
+    # The contract with backend.model.persist: what we read, it loads; what it
+    # hands back, we write, and it reads the same.
+    persist = pytest.importorskip("backend.model.persist")
+    doc = from_xml(sample_bytes(), "qubes.xml")
+    again = persist.to_document(persist.from_document(doc))
+    assert from_xml(to_xml(again), "qubes.xml") == doc
 
 
 def test_none_on_an_ordinary_property_is_refused_rather_than_lost() -> None:
@@ -135,7 +208,9 @@ def test_older_forms_are_read() -> None:
     old = doc.domains[0]
     assert old.properties["label"] == "label-1"
     assert [(d.device_id, d.mode) for d in old.devices["pci"]] == [
-        ("*", "required"), ("*", "auto-attach")]
+        ("*", "required"),
+        ("*", "auto-attach"),
+    ]
 
 
 def test_unknown_elements_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -150,10 +225,12 @@ LABELS = b'<labels><label id="label-1" color="0xcc0000">red</label></labels>'
 
 
 def appvm(qid: str, name: str = "a", extra: bytes = b"", attrs: bytes = b"") -> bytes:
-    return (b'<domain class="AppVM"' + attrs + b"><properties>"
-            b'<property name="qid">' + qid.encode() + b"</property>"
-            b'<property name="name">' + name.encode() + b"</property>"
-            b'<property name="label">label-1</property>' + extra + b"</properties></domain>")
+    return (
+        b'<domain class="AppVM"' + attrs + b"><properties>"
+        b'<property name="qid">' + qid.encode() + b"</property>"
+        b'<property name="name">' + name.encode() + b"</property>"
+        b'<property name="label">label-1</property>' + extra + b"</properties></domain>"
+    )
 
 
 def qubes(*domains: bytes, labels: bytes = LABELS) -> bytes:
@@ -170,36 +247,73 @@ DAMAGED = {
     "undefined entity": (b"<qubes>&lol;</qubes>", "undefined entity at line 1"),
     "duplicate qid": (qubes(appvm("3", "a"), appvm("3", "b")), "qid 3 used twice"),
     "duplicate name": (qubes(appvm("3", "a"), appvm("4", "a")), "name 'a' used twice"),
-    "domain without class": (b"<qubes><domains><domain/></domains></qubes>",
-                             "domain without class attribute at line 1"),
+    "domain without class": (
+        b"<qubes><domains><domain/></domains></qubes>",
+        "domain without class attribute at line 1",
+    ),
     "bad qid": (qubes(appvm("x1")), "bad qid 'x1'"),
+    "qid in other digits": (qubes(appvm("\u0663")), "bad qid '\u0663'"),
     "qid out of range": (qubes(appvm("10001")), "bad qid '10001'"),
-    "missing qid": (b'<qubes><domains><domain class="AppVM" id="domain-4"/></domains></qubes>',
-                    "domain 'domain-4' has no qid"),
-    "id and qid disagree": (qubes(appvm("3", attrs=b' id="domain-4"')),
-                            "'domain-4' does not match its qid 3"),
+    "missing qid": (
+        b'<qubes><domains><domain class="AppVM" id="domain-4"/></domains></qubes>',
+        "domain 'domain-4' has no qid",
+    ),
+    "id and qid disagree": (
+        qubes(appvm("3", attrs=b' id="domain-4"')),
+        "'domain-4' does not match its qid 3",
+    ),
     "appvm with qid 0": (qubes(appvm("0")), "qid 0 belongs to the AdminVM"),
-    "domain without name": (b'<qubes><domains><domain class="AppVM"><properties>'
-                            b'<property name="qid">2</property></properties></domain>'
-                            b"</domains></qubes>", "domain 2 (AppVM) has no name"),
-    "label without id": (qubes(labels=b'<labels><label color="0x000000">x</label></labels>'),
-                         "label without id attribute at line 1"),
-    "label id malformed": (qubes(labels=b'<labels><label id="red" color="0x1">r</label></labels>'),
-                           "label id 'red' is not label-<number>"),
+    "dom0 renamed": (
+        b'<qubes><domains><domain class="AdminVM"><properties>'
+        b'<property name="name">root</property></properties></domain>'
+        b"</domains></qubes>",
+        "the AdminVM's name can only be 'dom0'",
+    ),
+    "domain without name": (
+        b'<qubes><domains><domain class="AppVM"><properties>'
+        b'<property name="qid">2</property></properties></domain>'
+        b"</domains></qubes>",
+        "domain 2 (AppVM) has no name",
+    ),
+    "label without id": (
+        qubes(labels=b'<labels><label color="0x000000">x</label></labels>'),
+        "label without id attribute at line 1",
+    ),
+    "label id malformed": (
+        qubes(labels=b'<labels><label id="red" color="0x1">r</label></labels>'),
+        "label id 'red' is not label-<number>",
+    ),
     "label twice": (qubes(labels=LABELS + LABELS), "second <labels> element"),
-    "label index twice": (qubes(labels=b"<labels>" + LABELS[8:-9] + LABELS[8:-9] + b"</labels>"),
-                          "label 'label-1' (red) defined twice"),
-    "undefined label": (qubes(appvm("3").replace(b"label-1<", b"label-7<")),
-                        "label 'label-7' is not defined"),
-    "dangling vm reference": (qubes(appvm("3", extra=b'<property name="netvm">gone</property>')),
-                              "'netvm' names qube 'gone', which does not exist"),
-    "property twice": (qubes(appvm("3", extra=b'<property name="name">b</property>')),
-                       "property 'name' set twice"),
-    "pool without driver": (b'<qubes><pools><pool name="p"/></pools></qubes>',
-                            "pool 'p' without driver attribute"),
-    "unknown device mode": (qubes(appvm("3").replace(
-        b"</domain>", b'<devices class="pci"><device backend-domain="dom0" id="1" '
-                      b'mode="manual"/></devices></domain>')), "unknown mode 'manual'"),
+    "label index twice": (
+        qubes(labels=b"<labels>" + LABELS[8:-9] + LABELS[8:-9] + b"</labels>"),
+        "label 'label-1' (red) defined twice",
+    ),
+    "undefined label": (
+        qubes(appvm("3").replace(b"label-1<", b"label-7<")),
+        "label 'label-7' is not defined",
+    ),
+    "dangling vm reference": (
+        qubes(appvm("3", extra=b'<property name="netvm">gone</property>')),
+        "'netvm' names qube 'gone', which does not exist",
+    ),
+    "property twice": (
+        qubes(appvm("3", extra=b'<property name="name">b</property>')),
+        "property 'name' set twice",
+    ),
+    "pool without driver": (
+        b'<qubes><pools><pool name="p"/></pools></qubes>',
+        "pool 'p' without driver attribute",
+    ),
+    "unknown device mode": (
+        qubes(
+            appvm("3").replace(
+                b"</domain>",
+                b'<devices class="pci"><device backend-domain="dom0" id="1" '
+                b'mode="manual"/></devices></domain>',
+            )
+        ),
+        "unknown mode 'manual'",
+    ),
 }
 
 

@@ -24,7 +24,7 @@ POOL = "/var/lib/qubes/appvms"
 
 def appvm_volumes(name: str, *, kernel: bool = True) -> tuple[Volume, ...]:
     volumes = [
-        Volume("root", f"/dev/loop10", rw=False, backend_domain="dom0"),
+        Volume("root", "/dev/loop10", rw=False, backend_domain="dom0"),
         Volume("private", f"{POOL}/{name}/private.img", backend_domain="dom0"),
         Volume("volatile", f"{POOL}/{name}/volatile.img", backend_domain="dom0"),
     ]
@@ -68,9 +68,7 @@ HVM = DomainSpec(
     kernel=KernelSpec.in_dir(KERNEL_DIR),
     cmdline=KernelCmdline(kernelopts="iommu=soft swiotlb=8192"),
     volumes=appvm_volumes("sys-net"),
-    block_devices=(
-        BlockAssignment("/dev/sr0", devtype=DiskDevType.CDROM, read_only=True),
-    ),
+    block_devices=(BlockAssignment("/dev/sr0", devtype=DiskDevType.CDROM, read_only=True),),
     network=NetworkSpec(
         mac="00:16:3e:5e:6c:01",
         ip="10.137.0.5",
@@ -111,8 +109,6 @@ KVM = PVH.__class__(
     **{
         **PVH.__dict__,
         "block_devices": (BlockAssignment("/dev/sdb", read_only=True),),
-        "volumes": tuple(
-            Volume(v.name, v.path, rw=v.rw, devtype=v.devtype) for v in PVH.volumes
-        ),
+        "volumes": tuple(Volume(v.name, v.path, rw=v.rw, devtype=v.devtype) for v in PVH.volumes),
     }
 )
