@@ -8,6 +8,7 @@ libvirt test domain with no operating system inside (DESIGN.md, "Demo system").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backend.model.app import Qubes
@@ -103,3 +104,28 @@ def populate_demo(app: Qubes, extra_qubes: int = 0) -> list[Any]:
             continue
         added.append(app.add_new_vm("AppVM", name, labels[index % len(labels)]))
     return added
+
+
+DEMO_KERNEL = "6.12.59-1.fc41"
+
+
+def install_demo_kernel(kernels_dir: Path) -> None:
+    """A stand-in kernel directory: the demo's qubes never boot, but the kernel
+    property, its volume and the domain XML need one to point at."""
+    kdir = kernels_dir / DEMO_KERNEL
+    kdir.mkdir(parents=True, exist_ok=True)
+    (kdir / "vmlinuz").write_bytes(b"demo kernel image\n")
+    (kdir / "initramfs").write_bytes(b"demo initramfs\n")
+    with open(kdir / "modules.img", "wb") as modules:
+        modules.truncate(64 * 1024 * 1024)  # sparse: allocates nothing
+
+
+def build_demo(system: Any, extra_qubes: int = 0) -> None:
+    """Fill a brand-new :class:`backend.system.System` with the demo qubes."""
+    install_demo_kernel(system.state_dir / "vm-kernels")
+    system.refresh_kernels()
+    system.app.globals.set("default_kernel", DEMO_KERNEL)
+    for vm in populate_demo(system.app, extra_qubes):
+        storage = system.new_storage(vm)
+        storage.create()
+        system.storages[vm.name] = storage

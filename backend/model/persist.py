@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Callable
 from typing import Any
 
 from backend.errors import QubesException, QubesValueError
@@ -12,7 +13,11 @@ from backend.model.vm import VM_CLASSES, AdminVM, BaseVM, DeviceAssignment
 from backend.store.document import Core3Document, DeviceRecord, DomainRecord, LabelRecord
 
 
-def to_document(app: Qubes) -> Core3Document:
+def to_document(
+    app: Qubes, record: Callable[[BaseVM], DomainRecord] | None = None
+) -> Core3Document:
+    """The document of ``app``; ``record`` may serve cached per-qube records."""
+    record = record or domain_record
     return Core3Document(
         labels=tuple(LabelRecord(lb.index, lb.color, lb.name) for lb in app.labels),
         pools=tuple(dict(config) for config in app.pool_configs.values()),
@@ -20,11 +25,11 @@ def to_document(app: Qubes) -> Core3Document:
             name: app.globals.prop(name).to_store(value)
             for name, value in sorted(app.globals.explicit_values().items())
         },
-        domains=tuple(_domain_record(vm) for vm in sorted(app.domains, key=lambda v: v.qid)),
+        domains=tuple(record(vm) for vm in sorted(app.domains, key=lambda v: v.qid)),
     )
 
 
-def _domain_record(vm: BaseVM) -> DomainRecord:
+def domain_record(vm: BaseVM) -> DomainRecord:
     return DomainRecord(
         qid=vm.qid,
         klass=vm.klass,
