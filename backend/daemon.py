@@ -83,12 +83,12 @@ class Daemon:
         """What the policy engine knows about the qubes (rebuilt after changes)."""
         if self._sysinfo is None:
             self._sysinfo = SystemInfo.from_mapping({"domains": {
-                vm.name: self._qube_info(vm) for vm in self.app.domains
+                vm.name: self.qube_info(vm) for vm in self.app.domains
             }})
         return self._sysinfo
 
     @staticmethod
-    def _qube_info(vm: Any) -> dict[str, Any]:
+    def qube_info(vm: Any) -> dict[str, Any]:
         dispvm = vm.get_or("default_dispvm") if "default_dispvm" in vm.PROPS else None
         guivm = vm.get_or("guivm") if "guivm" in vm.PROPS else None
         return {

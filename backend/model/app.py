@@ -24,7 +24,7 @@ from backend.model.globalprops import GlobalProperties
 from backend.model.labels import LabelSet
 from backend.model.names import validate_name
 from backend.model.properties import NoValue, PropType
-from backend.model.vm import AdminVM, BaseVM, DispVM, VM_CLASSES
+from backend.model.vm import VM_CLASSES, AdminVM, BaseVM, DispVM
 
 MAX_QID = 10000
 MAX_DISPID = 10000
@@ -332,6 +332,7 @@ class Qubes:
                 vm.features.load(feature, value)
         for tag in template.tags:
             vm.tags.load(tag)
+        assert isinstance(vm, DispVM)
         return vm
 
     # --- removal ------------------------------------------------------------------------

@@ -47,7 +47,9 @@ def validate_label_name(name: str) -> str:
 
 def validate_label_color(color: str) -> str:
     if not _COLOR.match(color):
-        raise QubesValueError(f"Invalid label colour {color!r}: expected 0x followed by 6 hex digits")
+        raise QubesValueError(
+            f"Invalid label colour {color!r}: expected 0x followed by 6 hex digits"
+        )
     return color.lower()
 
 

@@ -13,7 +13,7 @@ from backend.errors import (
 )
 from backend.model import network, vmprops
 from backend.model.features import Features, Tags
-from backend.model.properties import PropertyHolder, build_props
+from backend.model.properties import Prop, PropertyHolder, PropType, build_props, const
 
 
 class PowerState(enum.Enum):
@@ -291,9 +291,9 @@ class TemplateVM(QubesVM):
 
 
 # a template's netvm defaults to None, not to the global default_netvm
-TemplateVM.PROPS["netvm"] = vmprops.Prop(
-    "netvm", vmprops.PropType.VM, "Qube that provides network to this one",
-    default=vmprops.const(None), validate=vmprops.v_netvm, load_stage=4,
+TemplateVM.PROPS["netvm"] = Prop(
+    "netvm", PropType.VM, "Qube that provides network to this one",
+    default=const(None), validate=vmprops.v_netvm, load_stage=4,
 )
 
 

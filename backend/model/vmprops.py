@@ -264,7 +264,7 @@ def default_kernelopts(vm: Any) -> str:
     if vm.template is not None:
         return str(vm.template.get("kernelopts"))
     if info is not None and info.kernelopts_nopci is not None:
-        return info.kernelopts_nopci
+        return str(info.kernelopts_nopci)
     return "swiotlb=2048"
 
 
@@ -280,13 +280,13 @@ def default_bootmode(vm: Any) -> str:
     return "default"
 
 
-def default_ip(vm: Any) -> str | None:
+def default_ip(vm: Any) -> Any:
     if not is_networked(vm):
         return None
     return vm.allocated_ipv4()
 
 
-def default_ip6(vm: Any) -> str | None:
+def default_ip6(vm: Any) -> Any:
     if not is_networked(vm) or not vm.features.check_with_netvm_or("ipv6", None):
         return None
     return vm.allocated_ipv6()
@@ -299,40 +299,40 @@ def default_keyboard_layout(vm: Any) -> str:
     return "us++"
 
 
-def visible_ip(vm: Any) -> str | None:
+def visible_ip(vm: Any) -> Any:
     fake = vm.features.check_with_template_or("net.fake-ip", None)
     return fake if fake else vm.get("ip")
 
 
-def visible_gateway(vm: Any) -> str | None:
+def visible_gateway(vm: Any) -> Any:
     fake = vm.features.check_with_template_or("net.fake-gateway", None)
     if fake:
         return str(fake)
     return vm.netvm.get("gateway") if vm.netvm is not None else None
 
 
-def visible_gateway6(vm: Any) -> str | None:
+def visible_gateway6(vm: Any) -> Any:
     if vm.netvm is None or not vm.features.check_with_netvm_or("ipv6", None):
         return None
     return vm.netvm.get("gateway6")
 
 
-def visible_netmask(vm: Any) -> str | None:
+def visible_netmask(vm: Any) -> Any:
     fake = vm.features.check_with_template_or("net.fake-netmask", None)
     if fake:
         return str(fake)
     return network.CLIENT_NETMASK if vm.netvm is not None else None
 
 
-def gateway(vm: Any) -> str | None:
+def gateway(vm: Any) -> Any:
     return vm.get("visible_ip") if vm.get("provides_network") else None
 
 
-def gateway6(vm: Any) -> str | None:
+def gateway6(vm: Any) -> Any:
     return vm.get("visible_ip6") if vm.get("provides_network") else None
 
 
-def dns(vm: Any) -> str | None:
+def dns(vm: Any) -> Any:
     return " ".join(network.DNS_SERVERS) if is_networked(vm) else None
 
 

@@ -14,11 +14,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from backend.errors import PermissionDenied, ProtocolError, QubesException
 from backend.policy.answer import answer_lines
 from backend.policy.decisions import Allow, Ask, Deny
 from backend.policy.errors import PolicyError, SystemInfoError
 from backend.policy.evaluate import evaluate
 from backend.policy.loader import load_policy
+from backend.policy.remote import fetch_system_info
 from backend.policy.sysinfo import SystemInfo
 
 DEFAULT_POLICY_DIRS = ("/run/qubes/policy.d", "/etc/qubes/policy.d")
@@ -29,14 +31,15 @@ EXIT_ALLOW, EXIT_DENY, EXIT_ASK = 0, 1, 3
 SystemInfoProvider = Callable[[str | None], Mapping[str, Any]]
 
 
-def _no_daemon(socket: str | None) -> Mapping[str, Any]:
-    raise SystemInfoError(
-        "reading the system info from the daemon is not wired yet; use --system-info FILE"
-    )
+def _from_daemon(socket: str | None) -> Mapping[str, Any]:
+    try:
+        return fetch_system_info(socket)
+    except (OSError, ValueError, QubesException, PermissionDenied, ProtocolError) as exc:
+        raise SystemInfoError(f"cannot read the system info from the daemon: {exc}") from None
 
 
-#: The provider used when no ``--system-info`` is given; the daemon wiring replaces it.
-system_info_provider: SystemInfoProvider = _no_daemon
+#: The provider used when no ``--system-info`` is given (the daemon's socket).
+system_info_provider: SystemInfoProvider = _from_daemon
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,10 +14,11 @@ from backend.api.methods import (
     lifecycle,
     qubes,
     storage,
+    system,
 )
 from backend.api.registry import MethodTable
 
-MODULES = (qubes, storage, lifecycle, events, firewall, devices)
+MODULES = (qubes, storage, lifecycle, events, firewall, devices, system)
 
 
 def build_table(daemon: Any) -> MethodTable:
