@@ -75,6 +75,12 @@ class Daemon:
 
     async def stop(self) -> None:
         await self.server.close()
+        firewalls = getattr(self, "firewalls", None)
+        if firewalls is not None:
+            await firewalls.close()
+        reactions = getattr(self, "device_reactions", None)
+        if reactions is not None:
+            reactions.close()
         await self.lifecycle.stop()
         self.system.close()
 

@@ -326,6 +326,11 @@ class System:
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, qdir / NOTES_FILE)
+        fd = os.open(qdir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)  # the rename must survive a crash too
+        finally:
+            os.close(fd)
 
     # --- keeping storage in step with the model --------------------------------------------
     def _on_event(self, subject: Any, event: str, kwargs: dict[str, Any]) -> None:

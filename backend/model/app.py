@@ -275,6 +275,8 @@ class Qubes:
             self._validated_quiet(vm, "template", template)
         elif template is not None:
             raise QubesValueError(f"A {klass} has no template")
+        if klass == "DispVM" and "dispid" not in (properties or {}):
+            properties = {**(properties or {}), "dispid": self.allocate_dispid()}
         for prop_name, value in (properties or {}).items():
             if prop_name in ("name", "qid", "uuid", "label", "template"):
                 raise QubesValueError(f"{prop_name} cannot be given as an extra property")

@@ -122,7 +122,7 @@ class BaseVM(PropertyHolder):
         return self.power_state is not PowerState.HALTED
 
     def has_pci_devices(self) -> bool:
-        return any(a.mode == "required" for a in self.devices.get("pci", ()))
+        return bool(self.devices.get("pci"))
 
     # --- errors written for users ----------------------------------------------------
     def not_halted_error(self, message: str) -> QubesVMNotHaltedError:

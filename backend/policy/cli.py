@@ -35,7 +35,9 @@ def _from_daemon(socket: str | None) -> Mapping[str, Any]:
     try:
         return fetch_system_info(socket)
     except (OSError, ValueError, QubesException, PermissionDenied, ProtocolError) as exc:
-        raise SystemInfoError(f"cannot read the system info from the daemon: {exc}") from None
+        raise SystemInfoError(
+            f"cannot read the system info from the daemon: {exc}; use --system-info FILE"
+        ) from None
 
 
 #: The provider used when no ``--system-info`` is given (the daemon's socket).
