@@ -39,8 +39,8 @@ test: deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps
-	$(PY) -m ruff check backend tests
-	$(PY) -m mypy backend
+	$(PY) -m ruff check backend qubes_manager widgets dialogs tray tests
+	$(PY) -m mypy backend qubes_manager
 
 bench: deps
 	@for b in bench/*.py; do $(PY) $$b || exit 1; done

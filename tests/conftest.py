@@ -5,3 +5,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# libvirt's event thread (daemons run in-process by tests) and Qt's GLib dispatcher
+# would both iterate GLib's default main context; Qt then stops dispatching. The
+# daemon is a separate process in production, so only tests need this.
+os.environ.setdefault("QT_NO_GLIB", "1")

@@ -1,0 +1,1 @@
+"""Settings dialog and tabs, create/clone, backup, restore and update wizards."""

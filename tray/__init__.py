@@ -1,0 +1,1 @@
+"""Tray widgets: devices, clipboard, updates, domains."""

@@ -1,0 +1,1 @@
+"""Reusable widgets, delegates and Qt models over backend.client data."""
