@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-
 import asyncio
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar

@@ -80,7 +80,8 @@ def test_unknown_device_class_is_no_method(running: RunningDaemon) -> None:
 
 
 def test_assigned_lists_persistent_assignments(running: RunningDaemon) -> None:
-    line = (b"dom0+00_14.3:0x8086:0x51f0::p028000 device_id='0x8086:0x51f0::p028000' port_id='00_14.3' devclass='pci' "
+    line = (b"dom0+00_14.3:0x8086:0x51f0::p028000 device_id='0x8086:0x51f0::p028000' "
+            b"port_id='00_14.3' devclass='pci' "
             b"backend_domain='dom0' mode='required' frontend_domain='sys-net'\n")
     assert running.raw("admin.vm.device.pci.Assigned", "sys-net") == b"0\0" + line
     assert running.raw("admin.vm.device.pci.Assigned", "sys-net", arg="dom0+00_14.3") == (
