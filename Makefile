@@ -12,7 +12,7 @@ DEB_PACKAGES := libvirt-dev pkg-config libvirt-clients libxml2-utils scrypt xfsp
                 libxcb-image0
 PYTEST_ARGS ?=
 
-.PHONY: all deps system-deps test lint bench clean
+.PHONY: all deps system-deps run test lint bench clean
 
 all: test
 
@@ -34,6 +34,9 @@ $(STAMP): pyproject.toml | system-deps
 	touch $(STAMP)
 
 deps: system-deps $(STAMP)
+
+run: deps
+	$(PY) -m qubes_manager.manager
 
 test: deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
