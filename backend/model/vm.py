@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,20 +13,7 @@ from backend.errors import (
 from backend.model import network, vmprops
 from backend.model.features import Features, Tags
 from backend.model.properties import Prop, PropertyHolder, PropType, build_props, const
-
-
-class PowerState(enum.Enum):
-    """Reported power states (core-model.md §4.1)."""
-
-    HALTED = "Halted"
-    TRANSIENT = "Transient"
-    RUNNING = "Running"
-    PAUSED = "Paused"
-    SUSPENDED = "Suspended"
-    HALTING = "Halting"
-    DYING = "Dying"
-    CRASHED = "Crashed"
-    NA = "NA"
+from backend.virt.states import PowerState as PowerState  # one enum, model and virt
 
 
 @dataclass
