@@ -229,28 +229,6 @@ class System:
         return VMStorage(vm.name, vm.DIR_PREFIX, self.pools, configs)
 
     # --- creation and removal ----------------------------------------------------------
-    def create_vm_sync(
-        self,
-        klass: str,
-        name: str,
-        label: Any,
-        template: Any = None,
-        properties: dict[str, Any] | None = None,
-        pool: str | None = None,
-        pools: Mapping[str, str] | None = None,
-    ) -> Any:
-        """Create a qube with its volumes (blocking; for set-up and tests)."""
-        vm = self.app.add_new_vm(klass, name, label, template=template, properties=properties)
-        try:
-            storage = self.new_storage(vm, pool, pools)
-            storage.create()
-        except BaseException:
-            self._forget(vm)
-            raise
-        self.storages[vm.name] = storage
-        vm.fire("domain-create-on-disk")
-        return vm
-
     async def create_vm(
         self,
         klass: str,
@@ -267,21 +245,17 @@ class System:
         left half made.
         """
         vm = self.app.add_new_vm(klass, name, label, template=template, properties=properties)
-        try:
-            storage = self.new_storage(vm, pool, pools)
-            await asyncio.to_thread(storage.create)
-        except BaseException:
-            self._forget(vm)
-            raise
-        self.storages[vm.name] = storage
-        vm.fire("domain-create-on-disk")
-        await self.commit()
-        return vm
+        return await self._create_on_disk(vm, pool, pools)
 
     async def create_dispvm(self, template: Any, *, auto_cleanup: bool = True) -> Any:
         vm = self.app.create_dispvm(template, auto_cleanup=auto_cleanup)
+        return await self._create_on_disk(vm)
+
+    async def _create_on_disk(
+        self, vm: Any, pool: str | None = None, pools: Mapping[str, str] | None = None
+    ) -> Any:
         try:
-            storage = self.new_storage(vm)
+            storage = self.new_storage(vm, pool, pools)
             await asyncio.to_thread(storage.create)
         except BaseException:
             self._forget(vm)

@@ -164,8 +164,7 @@ def test_remove_refused_while_volumes_use_the_pool(running: RunningDaemon) -> No
 def test_remove_refused_while_a_qube_lives_in_the_pool(
         running: RunningDaemon, tmp_path: Path) -> None:
     add_pool(running, "extra", tmp_path / "extra")
-    running.in_loop(lambda: running.daemon.system.create_vm_sync(
-        "StandaloneVM", "solo", "red", pool="extra"))
+    running.run(running.daemon.system.create_vm("StandaloneVM", "solo", "red", pool="extra"))
     assert info(running, "solo", "private")["pool"] == "extra"
     name, message = error(running.raw("admin.pool.Remove", "dom0", "extra"))
     assert name == "QubesPoolInUseError" and "solo:root" in message
