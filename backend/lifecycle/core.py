@@ -70,9 +70,15 @@ class Core:
             except Exception:
                 log.exception("%s failed", what)
 
+        def done(task: asyncio.Task[Any]) -> None:
+            self._tasks.discard(task)
+            close = getattr(coro, "close", None)
+            if close is not None:  # cancelled before it ran: don't leave it never awaited
+                close()
+
         task = asyncio.ensure_future(guarded())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(done)
         return task
 
     async def settle(self) -> None:
