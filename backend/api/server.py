@@ -1,9 +1,11 @@
 """The Admin API socket server: one request per connection, framed and answered as qubesd does.
 
 What is answered and what is dropped follows qubesd (``reference/admin-api.md`` §1.4):
-QubesException, PermissionDenied and ProtocolError are sent as ``2\\0`` errors; an
-oversized or malformed request, and any other exception (a bug, logged), close the
-connection without a byte, which the official client reports as an empty response.
+QubesException, PermissionDenied and ProtocolError are sent as ``2\\0`` errors; a
+malformed request, and any other exception (a bug, logged), close the connection
+without a byte, which the official client reports as an empty response. Unlike
+qubesd, a request over 64 KiB is answered with a ProtocolError (read to its end and
+dropped, up to MAX_DISCARD bytes) so the caller learns why.
 
 Speed: every connection carries one call, so per-connection overhead is most of the
 cost of a call. asyncio's transports spend about three times the CPU of the calls
@@ -50,6 +52,10 @@ _ANSWERED = (QubesException, PermissionDenied, ProtocolError)
 _ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of descriptors
 _ACCEPT_BATCH = 64  # connections taken per wake-up, so streams and tasks get their turn
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+#: beyond this many bytes past the limit, an oversized request is cut off unanswered
+MAX_DISCARD = 16 * 1024 * 1024
 
 
 class SupportsDispatch(Protocol):
@@ -296,6 +302,7 @@ class _Connection:
         "_sock",
         "_fd",
         "_buffer",
+        "_discarded",
         "_reading",
         "_request",
         "_task",
@@ -308,6 +315,7 @@ class _Connection:
         self._sock = sock
         self._fd = sock.fileno()
         self._buffer = bytearray()
+        self._discarded = 0  # bytes past the size limit, read and dropped
         self._reading = False
         self._request: Request | None = None
         self._task: asyncio.Task[None] | None = None
@@ -358,14 +366,24 @@ class _Connection:
                 return
             if not data:
                 break
-            if len(buffer) + len(data) > MAX_REQUEST_SIZE:
-                log.warning("request too long, connection dropped")
-                self._close()
-                return
+            if self._discarded or len(buffer) + len(data) > MAX_REQUEST_SIZE:
+                # read on to the caller's end so it can read our answer
+                self._discarded += len(data)
+                if self._discarded > MAX_DISCARD:
+                    log.warning("request far too long, connection dropped")
+                    self._close()
+                    return
+                continue
             buffer += data
         if self._reading:
             self._reading = False
             self._poller.remove(self._fd)
+        if self._discarded:
+            log.warning("request too long, refused")
+            self._reply(encode_error(ProtocolError(
+                f"request too long: at most {MAX_REQUEST_SIZE} bytes are accepted"
+            )))
+            return
         try:
             request = parse_request(bytes(buffer))
         except FramingError as exc:

@@ -243,7 +243,7 @@ def test_policy_decides_calls_from_other_qubes(api) -> None:
     ]
 
 
-def test_oversize_request_is_dropped_without_answer(api, caplog) -> None:
+def test_oversize_request_is_refused_with_an_error(api, caplog) -> None:
     header = encode_request("test.Echo", "dom0")
 
     async def main() -> list[bytes]:
@@ -254,7 +254,8 @@ def test_oversize_request_is_dropped_without_answer(api, caplog) -> None:
             ]
 
     too_long, at_limit = api.run(main())
-    assert too_long == b""
+    assert too_long == (b"2\0ProtocolError\0\0request too long: at most 65536 bytes "
+                        b"are accepted\0")
     assert at_limit.startswith(b"0\0test.Echo||xxx")
     assert "request too long" in caplog.text
 
