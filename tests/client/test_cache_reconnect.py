@@ -18,9 +18,8 @@ async def change_offline(state_dir: Path) -> None:
     try:
         system.app.domains["work"].set("vcpus", 6)
         await system.remove_vm(system.app.domains["untrusted"])
-        await asyncio.to_thread(system.create_vm_sync, "AppVM", "newbie", "green",
-                                template=system.app.domains["fedora-42"])
-        await system.commit()
+        await system.create_vm("AppVM", "newbie", "green",
+                               template=system.app.domains["fedora-42"])
     finally:
         system.close()
 
