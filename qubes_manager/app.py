@@ -10,10 +10,8 @@ Common options: ``--socket PATH`` (the Admin API socket to use) and ``--screensh
 FILE`` (save a PNG of the main window once it has loaded its data, then exit 0).
 
 Messages for the user go through the one ``MessageBridge`` of the program
-(``context.bridge``): errors, warnings, information, and ``confirm`` questions. It is
-the only place that opens message boxes for them; each message is also emitted as
-``message_posted`` (status bars and tests listen). Boxes open without a nested event
-loop, so the qasync loop keeps running.
+(``context.bridge``, defined in ``qubes_manager.messages`` and importable from here):
+errors, warnings, information, and questions (``confirm``, ``choose``, ``ask_text``).
 
 A main object may offer (all optional):
 
@@ -25,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import enum
 import inspect
 import logging
 import signal
 import socket
 import sys
-import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,14 +43,18 @@ from PyQt6.QtCore import (
     QSocketNotifier,
     QTranslator,
     pyqtBoundSignal,
-    pyqtSignal,
 )
-from PyQt6.QtWidgets import QApplication, QMessageBox, QWidget
+from PyQt6.QtWidgets import QApplication, QWidget
 
 from backend.client import AdminClient
 from qubes_manager.backend_connect import BackendConnection, BackendError, connect_backend
+from qubes_manager.messages import Choice, Message, MessageBridge, MessageLevel
 
 log = logging.getLogger("gui")
+
+#: the bridge's names, importable from here as before they moved to ``messages``
+__all__ = ["AppContext", "Choice", "GuiOptions", "Message", "MessageBridge", "MessageLevel",
+           "install_translators", "next_emission", "parse_options", "run_gui"]
 
 ORGANIZATION = "qubes-os"
 ORGANIZATION_DOMAIN = "qubes-os.org"
@@ -62,134 +62,6 @@ ORGANIZATION_DOMAIN = "qubes-os.org"
 TRANSLATION_NAME = "qubes_desktop"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 SCREENSHOT_TIMEOUT = 120.0
-
-
-# --- the message bridge ----------------------------------------------------------------
-
-class MessageLevel(enum.Enum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-
-_ICONS = {
-    MessageLevel.INFO: QMessageBox.Icon.Information,
-    MessageLevel.WARNING: QMessageBox.Icon.Warning,
-    MessageLevel.ERROR: QMessageBox.Icon.Critical,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message for the user; ``details`` go behind the box's "Show Details…"."""
-
-    level: MessageLevel
-    title: str
-    text: str
-    details: str = ""
-
-
-class MessageBridge(QObject):
-    """Shows messages to the user.
-
-    Signals:
-        message_posted(Message): a message was posted (whether or not a box is shown).
-    """
-
-    message_posted = pyqtSignal(object)
-
-    def __init__(self, parent: QObject | None = None, *, show_boxes: bool = True) -> None:
-        super().__init__(parent)
-        #: tests and headless runs (``--screenshot``) turn the boxes off
-        self.show_boxes = show_boxes
-        self._boxes: list[QMessageBox] = []
-
-    @property
-    def open_boxes(self) -> list[QMessageBox]:
-        """The boxes currently shown."""
-        return list(self._boxes)
-
-    # --- posting ----------------------------------------------------------------
-    def error(self, text: str, *, title: str = "", details: str = "",
-              parent: QWidget | None = None) -> None:
-        self.post(Message(MessageLevel.ERROR, title or self.tr("Error"), text, details), parent)
-
-    def warning(self, text: str, *, title: str = "", details: str = "",
-                parent: QWidget | None = None) -> None:
-        self.post(Message(MessageLevel.WARNING, title or self.tr("Warning"), text, details),
-                  parent)
-
-    def info(self, text: str, *, title: str = "", details: str = "",
-             parent: QWidget | None = None) -> None:
-        self.post(Message(MessageLevel.INFO, title or self.tr("Information"), text, details),
-                  parent)
-
-    def report_exception(self, exc: BaseException, *, context: str = "",
-                         parent: QWidget | None = None) -> None:
-        """An unexpected error: its message for the user, the traceback as details."""
-        log.error("%s", context or "unexpected error", exc_info=exc)
-        text = str(exc) or type(exc).__name__
-        if context:
-            text = self.tr("%1:\n%2").replace("%1", context).replace("%2", text)
-        details = "".join(traceback.format_exception(exc))
-        self.error(text, title=self.tr("Unexpected error"), details=details, parent=parent)
-
-    def post(self, message: Message, parent: QWidget | None = None) -> None:
-        level = {MessageLevel.ERROR: logging.ERROR, MessageLevel.WARNING: logging.WARNING,
-                 MessageLevel.INFO: logging.INFO}[message.level]
-        log.log(level, "%s: %s", message.title, message.text)
-        self.message_posted.emit(message)
-        if self.show_boxes:
-            self._open(self._box(message, parent))
-
-    async def confirm(self, text: str, *, title: str = "",
-                      parent: QWidget | None = None, default_yes: bool = False) -> bool:
-        """Ask a yes/no question; True if the user answered yes.
-
-        Without boxes (headless runs) nobody can answer: the answer is no.
-        """
-        if not self.show_boxes:
-            log.info("not asked (no dialogs): %s", text)
-            return False
-        box = self._box(Message(MessageLevel.INFO, title or self.tr("Please confirm"), text),
-                        parent)
-        box.setIcon(QMessageBox.Icon.Question)
-        yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
-        box.setStandardButtons(yes | no)
-        box.setDefaultButton(yes if default_yes else no)
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def on_finished(result: int) -> None:
-            if not answer.done():
-                clicked = box.clickedButton()
-                answer.set_result(clicked is not None and box.standardButton(clicked) == yes)
-
-        box.finished.connect(on_finished)
-        self._open(box)
-        try:
-            return await answer
-        finally:
-            if box in self._boxes:  # cancelled while asking: take the question away
-                box.close()
-
-    # --- boxes ------------------------------------------------------------------
-    def _box(self, message: Message, parent: QWidget | None) -> QMessageBox:
-        box = QMessageBox(_ICONS[message.level], message.title, message.text,
-                          QMessageBox.StandardButton.Ok, parent)
-        if message.details:
-            box.setDetailedText(message.details)
-        return box
-
-    def _open(self, box: QMessageBox) -> None:
-        self._boxes.append(box)
-
-        def forget(_result: int) -> None:
-            if box in self._boxes:
-                self._boxes.remove(box)
-            box.deleteLater()
-
-        box.finished.connect(forget)
-        box.open()
 
 
 # --- options and context ---------------------------------------------------------------

@@ -107,14 +107,19 @@ class StatsHistory(QObject):
         """Start reading statistics (on the current event loop); no-op if running."""
         if self.is_running:
             return
-        if self._cache is not None and self._remove_listener is None:
-            self._remove_listener = self._cache.add_listener(_HaltListener(self))
+        self.follow()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called before the qasync loop runs
             loop = asyncio.get_event_loop()
         self._task = loop.create_task(self._read(), name="stats history")
         self._task.add_done_callback(self._task_done)
+
+    def follow(self) -> None:
+        """Follow the cache only (drop halted qubes), for samples fed with :meth:`add`
+        from a stats stream someone else reads; no-op without a cache."""
+        if self._cache is not None and self._remove_listener is None:
+            self._remove_listener = self._cache.add_listener(_HaltListener(self))
 
     def stop(self) -> None:
         """Stop reading (the histories are kept) and stop following the cache."""

@@ -187,7 +187,12 @@ class KernelVolume(Volume):
 
     @property
     def usage(self) -> int:
-        return self.size
+        """Space the modules image really takes (it is sparse, like every image here)."""
+        path = self.path
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                return os.stat(path).st_blocks * 512
+        return 0
 
     def verify(self) -> None:
         if self.vid and not kernel_installed(self.pool.dir_path, self.vid):
