@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -70,6 +71,10 @@ class Daemon:
 
     async def start(self) -> None:
         await self.lifecycle.start()
+        # the model is long-lived: keep it out of the collector's full passes, which
+        # otherwise pause a large daemon for tens of milliseconds
+        gc.collect()
+        gc.freeze()
         await self.server.start()
         log.info("serving the Admin API on %s", self.socket_path)
 

@@ -337,6 +337,8 @@ class EventStreamParser:
 
 def escape_getall_value(text: str) -> str:
     """Escape a serialised property for a ``GetAll`` line: ``\\`` → ``\\\\``, newline → ``\\n``."""
+    if "\\" not in text and "\n" not in text:  # nearly always: no new string
+        return text
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
@@ -426,6 +428,18 @@ def format_getall_line(name: str, value: object, type_: str, *, is_default: bool
     """One newline-terminated ``GetAll`` line (callers sort the lines by name)."""
     serialised = format_property_value(value, type_, is_default=is_default)
     return f"{name} {escape_getall_value(serialised)}\n"
+
+
+def getall_line_heads(name: str, type_: str) -> tuple[str, str]:
+    """What a ``GetAll`` line has before its value: for a default value, for a set one.
+
+    ``head + escape_getall_value(value text) + "\\n"`` is the ``format_getall_line``
+    of the value (only the value text can hold what needs escaping).
+    """
+    return (
+        f"{name} {format_property_value(None, type_, is_default=True)}",
+        f"{name} {format_property_value(None, type_, is_default=False)}",
+    )
 
 
 def parse_getall(body: str) -> dict[str, PropertyValue]:

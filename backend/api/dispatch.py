@@ -9,6 +9,10 @@ known method and passed validation (successful or not, including this one) since
 daemon started. Methods served by a pattern without an ``endpoints`` restriction are
 counted under the pattern (``admin.vm.device.{devclass}.Attach``). Benchmarks read it
 before and after a run and subtract.
+
+Answers of methods declared with ``cached_while`` to calls from the AdminVM are kept in
+the table's response cache (``backend.api.cache``) when the server passes the request's
+bytes; :meth:`Dispatcher.cached` serves repeated calls from there.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from backend.api.registry import (
     Result,
 )
 from backend.errors import PermissionDenied, ProtocolError
-from backend.protocol import Request
+from backend.protocol import Request, encode_ok
 
 CALL_COUNTS_METHOD = "admin.backend.CallCounts"
+_MAX_RESOLVED = 10_000
 
 
 class Resolver(Protocol):
@@ -60,6 +65,8 @@ class Outcome(NamedTuple):
 
     result: HandlerResult
     cancellable: bool
+    #: the encoded answer, when the dispatcher already made it (to keep it)
+    reply: bytes | None = None
 
 
 class Dispatcher:
@@ -69,9 +76,14 @@ class Dispatcher:
         self, table: MethodTable, resolver: Resolver, *, policy: PolicyHook | None = None
     ) -> None:
         self._table = table
+        self._cache = table.cache
         self._resolver = resolver
         self._policy = policy
         self._counts: dict[str, int] = {}
+        # names on the wire -> qubes, while the cache follows the model's events: qubes
+        # come and go only with an event, which bumps its generation
+        self._resolved: dict[str, Any] = {}
+        self._resolved_generation = -1
         self._builtin = MethodTable()
         self._builtin.register(
             MethodSpec(CALL_COUNTS_METHOD, Need.NONE, Need.NONE, Dest.ADMINVM), self._call_counts
@@ -80,21 +92,35 @@ class Dispatcher:
     def call_counts(self) -> dict[str, int]:
         return dict(self._counts)
 
-    def dispatch(self, request: Request) -> Outcome:
+    def cached(self, raw: bytes) -> bytes | None:
+        """The encoded answer kept for a call with exactly these bytes, counted as a
+        call; None if there is none (then parse and :meth:`dispatch` it)."""
+        entry = self._cache.get(raw)
+        if entry is None:
+            return None
+        counts = self._counts
+        key = entry.counter_key
+        counts[key] = counts.get(key, 0) + 1
+        return entry.reply
+
+    def dispatch(self, request: Request, raw: bytes | None = None) -> Outcome:
         """Run the call up to the handler; errors to answer are raised from here.
 
         The order of checks is upstream's: source, destination, method name,
-        payload, argument, destination class; then the policy.
+        payload, argument, destination class; then the policy. ``raw``, the bytes
+        ``request`` was parsed from, lets the answer be kept in the response cache.
         """
         resolver = self._resolver
-        source = resolver.resolve(request.source)
-        dest = resolver.resolve(request.dest)
+        source = self._resolve(request.source)
+        dest = self._resolve(request.dest)
         match = self._table.lookup(request.method) or self._builtin.lookup(request.method)
         if match is None:
             raise ProtocolError(f"no such method: {request.method!r}")
         spec = match.spec
-        _check_presence(spec.payload, request.payload, "expected payload", "unexpected payload")
-        _check_presence(spec.arg, request.arg, "expected an argument", "unexpected argument")
+        if spec.payload is not Need.OPTIONAL:
+            _check_presence(spec.payload, request.payload, "expected payload", "unexpected payload")
+        if spec.arg is not Need.OPTIONAL:
+            _check_presence(spec.arg, request.arg, "expected an argument", "unexpected argument")
         if spec.dest is not Dest.ANY:
             to_adminvm = resolver.is_adminvm(dest)
             if spec.dest is Dest.ADMINVM and not to_adminvm:
@@ -110,7 +136,32 @@ class Dispatcher:
             verdict = self._policy(source, request.method, dest, request.arg)
             if verdict is not None:
                 return Outcome(_after(verdict, match.handler, call), spec.cancellable)
+        elif raw is not None and spec.cached_while is not None and self._cache.active:
+            generation = self._cache.generation
+            result = match.handler(call)
+            if result is not None and type(result) is not str:
+                return Outcome(result, spec.cancellable)  # not answered at once: not kept
+            reply = encode_ok(result)
+            if self._cache.generation == generation:  # no event while it was computed
+                self._cache.put(raw, reply, key, spec.cached_while, dest)
+            return Outcome(result, spec.cancellable, reply)
         return Outcome(match.handler(call), spec.cancellable)
+
+    def _resolve(self, ref: str) -> Any:
+        cache = self._cache
+        if not cache.active:
+            return self._resolver.resolve(ref)
+        resolved = self._resolved
+        if self._resolved_generation != cache.generation:
+            resolved.clear()
+            self._resolved_generation = cache.generation
+        obj = resolved.get(ref)
+        if obj is None:
+            obj = self._resolver.resolve(ref)  # raises for unknown names: not kept
+            if len(resolved) >= _MAX_RESOLVED:  # uuid: refs have many spellings
+                resolved.clear()
+            resolved[ref] = obj
+        return obj
 
     def _call_counts(self, call: Call) -> str:
         return "".join(f"{name} {count}\n" for name, count in sorted(self._counts.items()))

@@ -14,6 +14,10 @@ Names may carry one ``{placeholder}`` segment (``admin.vm.Create.{klass}``,
 ``admin.vm.device.{devclass}.Attach``); the matched segment is ``Call.endpoint``.
 ``endpoints`` restricts it to a collection, or to what a callable returns at call time
 (for device classes that appear at run time). Exact names win over patterns.
+
+``cached_while`` marks a read whose answer depends only on the model: it may then be
+served from the table's response cache (``backend.api.cache``) until the next event,
+as long as ``cached_while(dest)`` stays equal.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias, TypeVar
+
+from backend.api.cache import Guard, ResponseCache
 
 
 class Need(enum.Enum):
@@ -86,6 +92,9 @@ class MethodSpec:
     endpoints: Endpoints = None
     #: cancel the handler when the caller hangs up (long operations such as a backup)
     cancellable: bool = False
+    #: answers may be kept in the response cache while this, applied to the
+    #: destination, stays equal (see ``backend.api.cache``); None: never kept
+    cached_while: Guard | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -113,13 +122,14 @@ def method(
     dest: Dest,
     endpoints: Endpoints = None,
     cancellable: bool = False,
+    cached_while: Guard | None = None,
 ) -> Callable[[H], H]:
     """Declare the Admin API method a handler serves; stack it to serve several.
 
     Only annotates the function: a :class:`MethodTable` picks it up with ``add`` (a
     function) or ``add_object`` (decorated methods of an object, or a module).
     """
-    spec = MethodSpec(name, arg, payload, dest, endpoints, cancellable)
+    spec = MethodSpec(name, arg, payload, dest, endpoints, cancellable, cached_while)
 
     def decorate(func: H) -> H:
         setattr(func, _SPECS_ATTR, (*getattr(func, _SPECS_ATTR, ()), spec))
@@ -151,6 +161,9 @@ class MethodTable:
     def __init__(self) -> None:
         self._exact: dict[str, Match] = {}
         self._patterns: list[tuple[re.Pattern[str], MethodSpec, Handler]] = []
+        #: answers of the methods declared with ``cached_while``; it keeps nothing
+        #: until someone makes it follow the model's events (``ResponseCache.follow``)
+        self.cache = ResponseCache()
 
     def register(self, spec: MethodSpec, handler: Handler) -> None:
         if spec.name in self._exact or any(p[1].name == spec.name for p in self._patterns):
@@ -198,10 +211,17 @@ class MethodTable:
         dest: Dest,
         endpoints: Endpoints = None,
         cancellable: bool = False,
+        cached_while: Guard | None = None,
     ) -> Callable[[H], H]:
         """Like :func:`method`, and register the function in this table at once."""
         declare = method(
-            name, arg=arg, payload=payload, dest=dest, endpoints=endpoints, cancellable=cancellable
+            name,
+            arg=arg,
+            payload=payload,
+            dest=dest,
+            endpoints=endpoints,
+            cancellable=cancellable,
+            cached_while=cached_while,
         )
 
         def decorate(func: H) -> H:

@@ -14,7 +14,11 @@ drives non-blocking sockets from the event loop directly: sockets waiting for th
 request sit in one epoll set that is itself a reader of the loop, and a call whose
 handler returns at once (reads served from memory) is answered inside that callback.
 Handlers that await, and event streams, run in a task of their own, so no connection
-waits for another.
+waits for another. The common call costs little more than its system calls: accepted
+sockets are wrapped without any other call, read into one shared buffer with
+``MSG_DONTWAIT`` (they are made non-blocking only when a task takes them over), and a
+request already answered is answered again from the dispatcher's response cache
+(``backend.api.cache``) without being parsed.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ _ANSWERED = (QubesException, PermissionDenied, ProtocolError)
 _ACCEPT_PAUSE = 1.0  # seconds without accepting after running out of descriptors
 _ACCEPT_BATCH = 64  # connections taken per wake-up, so streams and tasks get their turn
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# per-call non-blocking reads and sends; where the flag is missing, sockets are made
+# non-blocking when accepted instead
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 #: beyond this many bytes past the limit, an oversized request is cut off unanswered
@@ -59,7 +66,9 @@ MAX_DISCARD = 16 * 1024 * 1024
 
 
 class SupportsDispatch(Protocol):
-    def dispatch(self, request: Request) -> Outcome: ...
+    def cached(self, raw: bytes) -> bytes | None: ...
+
+    def dispatch(self, request: Request, raw: bytes | None = None) -> Outcome: ...
 
 
 class AdminServer:
@@ -87,6 +96,8 @@ class AdminServer:
         self._poller: _Poller | None = None
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # every request is read into this buffer first: one buffer, not one per read
+        self._recv_buffer = memoryview(bytearray(MAX_REQUEST_SIZE))
 
     async def __aenter__(self) -> AdminServer:
         await self.start()
@@ -164,9 +175,12 @@ class AdminServer:
         listener = self._listener
         if listener is None:
             return
+        # the C-level accept (of _socket.socket, so in every CPython): socket.accept()
+        # also turns family and type into enums and asks for the timeout, each time
+        accept = listener._accept  # type: ignore[attr-defined]
         for _ in range(_ACCEPT_BATCH):
             try:
-                sock, _ = listener.accept()
+                fd, _ = accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -176,7 +190,11 @@ class AdminServer:
                     return
                 log.warning("accept failed: %s", exc)  # e.g. the caller gave up already
                 continue
-            sock.setblocking(False)
+            # left blocking: reads and sends pass MSG_DONTWAIT, and _Connection._start
+            # makes it non-blocking for the loop's sock_sendall
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
+            if not _DONTWAIT:
+                sock.setblocking(False)
             connection = _Connection(self, sock)
             self._connections.add(connection)
             connection.read()  # often the whole request is there already
@@ -304,6 +322,7 @@ class _Connection:
         "_buffer",
         "_discarded",
         "_reading",
+        "_answering",
         "_request",
         "_task",
         "_streaming",
@@ -317,6 +336,7 @@ class _Connection:
         self._buffer = bytearray()
         self._discarded = 0  # bytes past the size limit, read and dropped
         self._reading = False
+        self._answering = False  # the request is in: parsed, or answered from the cache
         self._request: Request | None = None
         self._task: asyncio.Task[None] | None = None
         self._streaming = False
@@ -331,7 +351,7 @@ class _Connection:
 
     def shutdown(self) -> None:
         """Server closing: drop callers still sending, end streams, let calls finish."""
-        if self._request is None or self._streaming:
+        if not self._answering or self._streaming:
             self.abort()
 
     def abort(self) -> None:
@@ -353,9 +373,11 @@ class _Connection:
 
     def read(self) -> None:
         buffer = self._buffer
+        chunk = self._server._recv_buffer
+        recv_into = self._sock.recv_into
         while True:
             try:
-                data = self._sock.recv(MAX_REQUEST_SIZE)
+                size = recv_into(chunk, MAX_REQUEST_SIZE, _DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 if not self._reading:
                     self._reading = True
@@ -364,17 +386,17 @@ class _Connection:
             except OSError:
                 self._close()
                 return
-            if not data:
+            if not size:
                 break
-            if self._discarded or len(buffer) + len(data) > MAX_REQUEST_SIZE:
+            if self._discarded or len(buffer) + size > MAX_REQUEST_SIZE:
                 # read on to the caller's end so it can read our answer
-                self._discarded += len(data)
+                self._discarded += size
                 if self._discarded > MAX_DISCARD:
                     log.warning("request far too long, connection dropped")
                     self._close()
                     return
                 continue
-            buffer += data
+            buffer += chunk[:size]
         if self._reading:
             self._reading = False
             self._poller.remove(self._fd)
@@ -384,20 +406,28 @@ class _Connection:
                 f"request too long: at most {MAX_REQUEST_SIZE} bytes are accepted"
             )))
             return
+        raw = bytes(buffer)
+        dispatcher = self._server.dispatcher
+        reply = dispatcher.cached(raw)
+        if reply is not None:
+            self._answering = True
+            self._reply(reply)
+            return
         try:
-            request = parse_request(bytes(buffer))
+            request = parse_request(raw)
         except FramingError as exc:
             log.warning("framing error: %s", exc)
             self._close()
             return
         self._request = request
-        self._respond(request)
+        self._answering = True
+        self._respond(dispatcher, request, raw)
 
     # --- answering
 
-    def _respond(self, request: Request) -> None:
+    def _respond(self, dispatcher: SupportsDispatch, request: Request, raw: bytes) -> None:
         try:
-            outcome = self._server.dispatcher.dispatch(request)
+            outcome = dispatcher.dispatch(request, raw)
         except _ANSWERED as exc:
             self._log_answered(exc)
             self._reply(encode_error(exc, debug=self._server.debug))
@@ -407,7 +437,9 @@ class _Connection:
             self._close()
             return
         result = outcome.result
-        if result is None or type(result) is str:
+        if outcome.reply is not None:
+            self._reply(outcome.reply)
+        elif result is None or type(result) is str:
             self._reply(encode_ok(result))
         elif _is_event_stream(result):
             self._streaming = True
@@ -423,7 +455,7 @@ class _Connection:
     def _reply(self, data: bytes) -> None:
         """Answer without a task when the socket takes the whole answer at once."""
         try:
-            sent = self._sock.send(data)
+            sent = self._sock.send(data, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:  # the caller is gone
@@ -435,6 +467,7 @@ class _Connection:
             self._start(self._send_rest(memoryview(data)[sent:]), watch=False)
 
     def _start(self, coro: Coroutine[Any, Any, None], *, watch: bool) -> None:
+        self._sock.setblocking(False)  # for the loop's sock_sendall
         self._task = self._server._start(coro)
         if watch:
             self._watch_hangup()

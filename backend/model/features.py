@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from backend.model.vm import BaseVM
 
 
+_MISSING = object()
+
+
 def feature_truthy(value: str | None) -> bool:
     """Upstream truth: absent or "" is False; any other string, even "0", is True."""
     return bool(value)
@@ -73,12 +76,10 @@ class Features:
 
     # --- the lookup helpers of the Admin API ---------------------------------------
     def check_with_template(self, name: str) -> str:
-        vm: Any = self.vm
-        while vm is not None:
-            if name in vm.features._data:
-                return str(vm.features._data[name])
-            vm = getattr(vm, "template", None)
-        raise QubesFeatureNotFoundError(self.vm.name, name)
+        value = self.check_with_template_or(name, _MISSING)
+        if value is _MISSING:
+            raise QubesFeatureNotFoundError(self.vm.name, name)
+        return str(value)
 
     def check_with_netvm(self, name: str) -> str:
         vm: Any = self.vm
@@ -91,10 +92,14 @@ class Features:
         raise QubesFeatureNotFoundError(self.vm.name, name)
 
     def check_with_template_or(self, name: str, default: Any) -> Any:
-        try:
-            return self.check_with_template(name)
-        except QubesFeatureNotFoundError:
-            return default
+        # a loop, not exceptions: computed defaults ask this for every property read
+        vm: Any = self.vm
+        while vm is not None:
+            data = vm.features._data
+            if name in data:
+                return data[name]
+            vm = vm.template
+        return default
 
     def check_with_netvm_or(self, name: str, default: Any) -> Any:
         try:

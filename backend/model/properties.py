@@ -32,6 +32,9 @@ class PropType(enum.Enum):
     LABEL = "label"
 
 
+_BOOL, _VM, _LABEL = PropType.BOOL, PropType.VM, PropType.LABEL
+
+
 class NoValue(Exception):
     """The property is not set and has no default (upstream raises on read)."""
 
@@ -58,9 +61,11 @@ class Prop:
         """The value as the Admin API writes it (no type prefix)."""
         if value is None:
             return ""
-        if self.type is PropType.BOOL:
+        # module constants: looking a member up on the enum class costs more than the rest
+        type_ = self.type
+        if type_ is _BOOL:
             return "True" if value else "False"
-        if self.type in (PropType.VM, PropType.LABEL):
+        if type_ is _VM or type_ is _LABEL:
             return str(value.name)
         return str(value)
 
@@ -117,12 +122,19 @@ class PropertyHolder:
 
     def get(self, name: str) -> Any:
         """The effective value; raises NoValue when unset without a default."""
-        prop = self.prop(name)
-        if name in self._values:
-            return self._values[name]
-        if prop.default is None:
+        # self.prop(name), written out: defaults read other properties, so every
+        # GetAll answer makes a hundred calls or more
+        try:
+            prop = self.PROPS[name]
+        except KeyError:
+            raise QubesNoSuchPropertyError(self.holder_name, name) from None
+        values = self._values
+        if name in values:
+            return values[name]
+        default = prop.default
+        if default is None:
             raise NoValue(name)
-        return prop.default(self)
+        return default(self)
 
     def get_or(self, name: str, fallback: Any = None) -> Any:
         try:

@@ -5,6 +5,9 @@ QubesLabelNotFoundError (a KeyError in the client). A new label's name uses
 ``[A-Za-z0-9._-]`` and is not all digits (QubesInvalidLabelError), its colour is
 exactly ``0x`` and six hex digits (QubesInvalidLabelValueError). Only custom labels
 can be removed, and only while no qube uses them (QubesLabelInUseError).
+
+Labels fire no events, so the handlers that change them empty the response cache
+(``backend.api.cache``) themselves.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def register(table: MethodTable, daemon: Any) -> None:
         if any(label.name == name for label in app.labels):
             raise QubesValueError(f"Label {name!r} already exists")
         app.labels.add(name, parse_color(call.payload))
+        table.cache.invalidate()
         return commit()
 
     @table.method("admin.label.Remove", arg=Need.REQUIRED, payload=Need.NONE, dest=Dest.ADMINVM)
@@ -88,4 +92,5 @@ def register(table: MethodTable, daemon: Any) -> None:
         if users:
             raise QubesLabelInUseError(f"Label {label.name!r} is still used by: {', '.join(users)}")
         app.labels.remove(label)
+        table.cache.invalidate()
         return commit()

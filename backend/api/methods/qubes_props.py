@@ -11,21 +11,24 @@ Changing handlers apply the change when the call is dispatched (so calls on sepa
 connections apply in arrival order) and answer once the state is on disk: they
 return the awaitable of ``system.commit()``. ``GetAll`` answers are cached until the
 next event (:class:`GetAllCache`), since the GUIs ask for them far more often than
-anything changes.
+anything changes. ``Get``, ``GetAll`` and ``GetDefault`` answers to dom0 are also kept
+whole in the response cache (``backend.api.cache``), checked against the qube's
+:func:`volatile_state` like the ``GetAll`` cache.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from backend.api.registry import Call, Dest, MethodTable, Need
-from backend.model.properties import NoValue, PropertyHolder
+from backend.model.properties import NoValue, Prop, PropertyHolder
 from backend.protocol import (
-    format_getall_line,
+    escape_getall_value,
     format_property_default,
     format_property_value,
+    getall_line_heads,
 )
 
 
@@ -42,21 +45,50 @@ def serialize(holder: PropertyHolder, name: str) -> str:
 
 
 def getall_lines(holder: PropertyHolder) -> list[str]:
-    """The ``GetAll`` lines of ``holder``, sorted by name, each ending in a newline."""
-    lines = []
-    for name in holder.property_names():
-        prop = holder.PROPS[name]
-        try:
-            value = holder.get(name)
-        except NoValue:
-            lines.append(format_getall_line(name, None, prop.type.value, is_default=True))
-            continue
-        lines.append(
-            format_getall_line(
-                name, prop.to_wire(value), prop.type.value, is_default=holder.is_default(name)
-            )
-        )
+    """The ``GetAll`` lines of ``holder``, sorted by name, each ending in a newline.
+
+    Each is ``format_getall_line(name, wire value, type, is_default=...)``, built from
+    the per-class :func:`_line_plan` (a GUI asks for every qube's at start).
+    """
+    explicit = holder.explicit_values()
+    get = holder.get
+    lines: list[str] = []
+    append = lines.append
+    for name, prop, if_default, if_set in _line_plan(holder):
+        if name in explicit:  # what is_default() tells, without looking the name up again
+            head, value = if_set, explicit[name]
+        else:
+            try:
+                value = get(name)
+            except NoValue:
+                append(f"{if_default}\n")
+                continue
+            head = if_default
+        append(f"{head}{escape_getall_value(prop.to_wire(value))}\n")
     return lines
+
+
+class _LinePlan(NamedTuple):
+    """How to write a holder class's ``GetAll`` lines, and what it was made from."""
+
+    props: tuple[Prop, ...]
+    #: per property, sorted by name: name, Prop, line head if default, if set
+    lines: tuple[tuple[str, Prop, str, str], ...]
+
+
+_LINE_PLANS: dict[type, _LinePlan] = {}
+
+
+def _line_plan(holder: PropertyHolder) -> tuple[tuple[str, Prop, str, str], ...]:
+    props = tuple(holder.PROPS.values())
+    plan = _LINE_PLANS.get(type(holder))
+    if plan is None or plan.props != props:  # made anew if the table was changed
+        lines = []
+        for name in holder.property_names():
+            prop = holder.PROPS[name]
+            lines.append((name, prop, *getall_line_heads(name, prop.type.value)))
+        plan = _LINE_PLANS[type(holder)] = _LinePlan(props, tuple(lines))
+    return plan.lines
 
 
 class GetAllCache:
@@ -72,7 +104,7 @@ class GetAllCache:
             self._entries.clear()
 
     def text(self, holder: PropertyHolder) -> str:
-        state = _volatile_state(holder)
+        state = volatile_state(holder)
         entry = self._entries.get(id(holder))
         if entry is not None and entry[0] is holder and entry[1] == state:
             return entry[2]
@@ -93,7 +125,9 @@ def getall_cache(app: Any) -> GetAllCache:
     return cache
 
 
-def _volatile_state(holder: object) -> object:
+def volatile_state(holder: object) -> object:
+    """What of a qube's state may change without an event: its power state and runtime
+    facts (None for a holder without them, such as the global properties)."""
     runtime = getattr(holder, "runtime", None)
     if runtime is None:
         return None
@@ -164,15 +198,18 @@ def _register_family(
     def list_(call: Call) -> str:
         return "".join(f"{name}\n" for name in target(call).property_names())
 
-    @table.method(f"{prefix}.Get", arg=Need.REQUIRED, payload=Need.NONE, dest=dest)
+    @table.method(f"{prefix}.Get", arg=Need.REQUIRED, payload=Need.NONE, dest=dest,
+                  cached_while=volatile_state)
     def get(call: Call) -> str:
         return serialize(target(call), call.arg)
 
-    @table.method(f"{prefix}.GetAll", arg=Need.NONE, payload=Need.NONE, dest=dest)
+    @table.method(f"{prefix}.GetAll", arg=Need.NONE, payload=Need.NONE, dest=dest,
+                  cached_while=volatile_state)
     def get_all(call: Call) -> str:
         return cache.text(target(call))
 
-    @table.method(f"{prefix}.GetDefault", arg=Need.REQUIRED, payload=Need.NONE, dest=dest)
+    @table.method(f"{prefix}.GetDefault", arg=Need.REQUIRED, payload=Need.NONE, dest=dest,
+                  cached_while=volatile_state)
     def get_default(call: Call) -> str | None:
         return serialize_default(target(call), call.arg)
 
