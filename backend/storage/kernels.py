@@ -17,12 +17,11 @@ from backend.storage import fileops
 from backend.storage.config import VolumeConfig, parse_bool
 from backend.storage.pool import (
     BlockDevice,
+    DirectoryPool,
     Parameter,
-    Pool,
     Volume,
     parse_dir_path,
     register_driver,
-    statvfs_size,
     validate_qube_dir,
 )
 
@@ -59,7 +58,7 @@ def kernel_installed(dir_path: str, name: str) -> bool:
 
 
 @register_driver
-class LinuxKernelPool(Pool):
+class LinuxKernelPool(DirectoryPool):
     driver = "linux-kernel"
     parameters = (Parameter("dir_path", parse_dir_path, required=True),)
 
@@ -129,15 +128,6 @@ class LinuxKernelPool(Pool):
             return KernelVolume(self, VolumeConfig(name="kernel", pool=self.name, vid=vid))
         raise StoragePoolException(f"No kernel {vid!r} in pool {self.name} ({self.dir_path})")
 
-    @property
-    def size(self) -> int | None:
-        stats = statvfs_size(self.dir_path)
-        return None if stats is None else stats[0]
-
-    @property
-    def usage(self) -> int | None:
-        stats = statvfs_size(self.dir_path)
-        return None if stats is None else stats[1]
 
 
 class KernelVolume(Volume):

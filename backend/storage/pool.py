@@ -519,6 +519,23 @@ def create_pool(driver: str, name: str, **config: object) -> Pool:
     return cls.from_config(name, config)
 
 
+class DirectoryPool(Pool):
+    """A pool kept in the directory ``dir_path``: its size and usage are those of the
+    filesystem holding it."""
+
+    dir_path: str
+
+    @property
+    def size(self) -> int | None:
+        stats = statvfs_size(self.dir_path)
+        return None if stats is None else stats[0]
+
+    @property
+    def usage(self) -> int | None:
+        stats = statvfs_size(self.dir_path)
+        return None if stats is None else stats[1]
+
+
 def statvfs_size(path: str) -> tuple[int, int] | None:
     """(size, used) in bytes of the filesystem holding ``path``, None if unreachable."""
     try:

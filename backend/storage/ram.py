@@ -17,13 +17,12 @@ from backend.storage.config import VolumeConfig, VolumeKind
 from backend.storage.pool import (
     EPHEMERAL_PARAMETER,
     BlockDevice,
+    DirectoryPool,
     Parameter,
-    Pool,
     Volume,
     locked,
     parse_dir_path,
     register_driver,
-    statvfs_size,
 )
 from backend.storage.sizes import check_new_size
 
@@ -80,7 +79,7 @@ def _parse_dir(value: object) -> str:
 
 
 @register_driver
-class RamPool(Pool):
+class RamPool(DirectoryPool):
     driver = "ram"
     parameters = (Parameter("dir_path", _parse_dir), EPHEMERAL_PARAMETER)
 
@@ -127,15 +126,6 @@ class RamPool(Pool):
             )
         return RamVolume(self, config.replace(revisions_to_keep=0))
 
-    @property
-    def size(self) -> int | None:
-        stats = statvfs_size(self.dir_path)
-        return None if stats is None else stats[0]
-
-    @property
-    def usage(self) -> int | None:
-        stats = statvfs_size(self.dir_path)
-        return None if stats is None else stats[1]
 
 
 class RamVolume(Volume):

@@ -30,13 +30,13 @@ from backend.storage.pool import (
     EPHEMERAL_PARAMETER,
     REVISIONS_PARAMETER,
     BlockDevice,
+    DirectoryPool,
     Parameter,
     Pool,
     Volume,
     locked,
     parse_dir_path,
     register_driver,
-    statvfs_size,
 )
 from backend.storage.revisions import (
     Revision,
@@ -55,7 +55,7 @@ def _parse_setup_check(value: object) -> bool:
 
 
 @register_driver
-class ReflinkPool(Pool):
+class ReflinkPool(DirectoryPool):
     driver = "file-reflink"
     parameters = (
         Parameter("dir_path", parse_dir_path, required=True),
@@ -121,15 +121,6 @@ class ReflinkPool(Pool):
         """The clean image of ``vid``: what a snapshot of that volume is taken from."""
         return os.path.join(self.dir_path, vid + ".img")
 
-    @property
-    def size(self) -> int | None:
-        stats = statvfs_size(self.dir_path)
-        return None if stats is None else stats[0]
-
-    @property
-    def usage(self) -> int | None:
-        stats = statvfs_size(self.dir_path)
-        return None if stats is None else stats[1]
 
     def included_in(self, pools: Iterable[Pool]) -> Pool | None:
         best: ReflinkPool | None = None
