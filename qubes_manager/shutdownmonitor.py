@@ -19,7 +19,7 @@ from PyQt6.QtCore import QCoreApplication
 from PyQt6.QtWidgets import QMessageBox, QWidget
 
 from backend.client import AdminClient, CacheListener, QubeSnapshot, SystemCache, actions
-from backend.errors import QubesVMNotStartedError
+from backend.client.errors import QubesVMNotStartedError
 from qubes_manager.messages import Choice, MessageBridge
 
 log = logging.getLogger("gui")

@@ -10,7 +10,7 @@ from typing import Any
 from PyQt6.QtWidgets import QWidget
 
 from backend.client import QubesDaemonCommunicationError, QubesException
-from backend.errors import PermissionDenied, ProtocolError
+from backend.client.errors import PermissionDenied, ProtocolError
 from qubes_manager.messages import MessageBridge
 
 log = logging.getLogger("gui")
