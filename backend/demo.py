@@ -53,7 +53,7 @@ DEMO_QUBES: tuple[DemoQube, ...] = (
              pci=(("00_0d.0", "0x8086:0x461e::p0c0330"),)),
     DemoQube("sys-whonix", "AppVM", "black", "whonix-gateway-18",
              {"provides_network": True, "netvm": "sys-firewall", "autostart": True},
-             tags=("whonix-updatevm",)),
+             tags=("whonix-updatevm", "anon-gateway")),
     DemoQube("default-dvm", "AppVM", "red", "fedora-42",
              {"template_for_dispvms": True}, features={"appmenus-dispvm": "1"}),
     DemoQube("work", "AppVM", "blue", "fedora-42"),
