@@ -1,29 +1,19 @@
-"""libvirt operations the lifecycle needs beyond ``VirtConnection``'s public methods.
+"""libvirt operations the lifecycle needs, in the lifecycle's terms.
 
-``VirtConnection`` has no calls (yet) for device hot-plug, PM suspend, ``info()`` of
-one domain, or the live facts of one domain (id, console pty). Until it offers them
-(``attach_device``, ``detach_device``, ``pm_suspend``, ``pm_wakeup``, ``info``), they
-go through its generic worker-thread call path, which keeps its reconnect and error
-mapping (``libvirtError`` → ``VirtError``). A public method of the same name is
-preferred as soon as it exists. libvirt itself is not imported here: the flag values
-are libvirt's stable ABI numbers.
-
-WORKAROUND: uses ``VirtConnection._call``; see the lifecycle report for the request.
+Thin adapters over ``VirtConnection`` (which keeps reconnect and error mapping), plus
+the parsing of a live domain XML for the facts the lifecycle reads from it.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from backend.virt.connection import VirtConnection
 
 T = TypeVar("T")
 
-AFFECT_LIVE = 1  # VIR_DOMAIN_AFFECT_LIVE
-SUSPEND_TARGET_MEM = 0  # VIR_NODE_SUSPEND_TARGET_MEM
 
 
 @dataclass(frozen=True)
@@ -44,67 +34,25 @@ class LiveFacts:
     console_tty: str | None
 
 
-async def _on_domain(conn: VirtConnection, uuid: str, action: str, fn: Callable[[Any], T]) -> T:
-    def call(raw: Any) -> T:
-        return fn(raw.lookupByUUIDString(uuid))
-
-    result: T = await conn._call(f"{action} {uuid}", call)
-    return result
-
-
 async def attach_device(conn: VirtConnection, uuid: str, xml: str) -> None:
-    public = getattr(conn, "attach_device", None)
-    if public is not None:
-        await public(uuid, xml)
-        return
-    await _on_domain(
-        conn,
-        uuid,
-        "Cannot attach a device to domain",
-        lambda dom: dom.attachDeviceFlags(xml, AFFECT_LIVE),
-    )
+    await conn.attach_device(uuid, xml)
 
 
 async def detach_device(conn: VirtConnection, uuid: str, xml: str) -> None:
-    public = getattr(conn, "detach_device", None)
-    if public is not None:
-        await public(uuid, xml)
-        return
-    await _on_domain(
-        conn,
-        uuid,
-        "Cannot detach a device from domain",
-        lambda dom: dom.detachDeviceFlags(xml, AFFECT_LIVE),
-    )
+    await conn.detach_device(uuid, xml)
 
 
 async def pm_suspend(conn: VirtConnection, uuid: str) -> None:
-    public = getattr(conn, "pm_suspend", None)
-    if public is not None:
-        await public(uuid)
-        return
-    await _on_domain(
-        conn,
-        uuid,
-        "Cannot suspend domain",
-        lambda dom: dom.pMSuspendForDuration(SUSPEND_TARGET_MEM, 0, 0),
-    )
+    await conn.pm_suspend(uuid)
 
 
 async def pm_wakeup(conn: VirtConnection, uuid: str) -> None:
-    public = getattr(conn, "pm_wakeup", None)
-    if public is not None:
-        await public(uuid)
-        return
-    await _on_domain(conn, uuid, "Cannot wake up domain", lambda dom: dom.pMWakeup(0))
+    await conn.pm_wakeup(uuid)
 
 
 async def info(conn: VirtConnection, uuid: str) -> DomainInfo:
-    def read(dom: Any) -> DomainInfo:
-        _state, max_kb, mem_kb, vcpus, cpu_ns = dom.info()
-        return DomainInfo(int(max_kb), int(mem_kb), int(vcpus), int(cpu_ns))
-
-    return await _on_domain(conn, uuid, "Cannot read the state of domain", read)
+    max_kb, mem_kb, vcpus, cpu_ns = await conn.info(uuid)
+    return DomainInfo(max_kb, mem_kb, vcpus, cpu_ns)
 
 
 async def live_facts(conn: VirtConnection, uuid: str) -> LiveFacts:

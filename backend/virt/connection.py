@@ -235,6 +235,35 @@ class VirtConnection:
 
     # -- calling libvirt ---------------------------------------------------------------
 
+    async def attach_device(self, uuid: str, xml: str) -> None:
+        """Hot-plug a device (``<interface>``, ``<disk>``…) into the running domain."""
+        live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        await self._on_domain(uuid, "Cannot attach a device to domain",
+                              lambda dom: dom.attachDeviceFlags(xml, live))
+
+    async def detach_device(self, uuid: str, xml: str) -> None:
+        live = libvirt.VIR_DOMAIN_AFFECT_LIVE
+        await self._on_domain(uuid, "Cannot detach a device from domain",
+                              lambda dom: dom.detachDeviceFlags(xml, live))
+
+    async def pm_suspend(self, uuid: str) -> None:
+        """Suspend to RAM (S3), as the guest's power management does it."""
+        await self._on_domain(uuid, "Cannot suspend domain",
+                              lambda dom: dom.pMSuspendForDuration(
+                                  libvirt.VIR_NODE_SUSPEND_TARGET_MEM, 0, 0))
+
+    async def pm_wakeup(self, uuid: str) -> None:
+        await self._on_domain(uuid, "Cannot wake up domain", lambda dom: dom.pMWakeup(0))
+
+    async def info(self, uuid: str) -> tuple[int, int, int, int]:
+        """(maximum memory KiB, current memory KiB, vCPUs, CPU time ns) of a domain."""
+
+        def read(conn: Any) -> tuple[int, int, int, int]:
+            _state, max_kb, mem_kb, vcpus, cpu_ns = conn.lookupByUUIDString(uuid).info()
+            return int(max_kb), int(mem_kb), int(vcpus), int(cpu_ns)
+
+        return await self._call(f"Cannot read the state of domain {uuid}", read)
+
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))

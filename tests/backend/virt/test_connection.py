@@ -311,3 +311,28 @@ def test_hvm_xml_is_adapted_for_the_test_driver_on_define(world_uri: str) -> Non
             return conn.driver, await conn.define(xen_domain_xml(specs.HVM))
 
     assert run(main) == ("TEST", str(specs.HVM.uuid))
+
+
+def test_info_reports_memory_and_vcpus_of_a_running_domain(world_uri: str) -> None:
+    async def main() -> tuple[int, int, int, int]:
+        async with VirtConnection(world_uri) as conn:
+            uuid = await conn.define(xen_domain_xml(qube("work", 1, vcpus=3)))
+            await conn.start_paused(uuid)
+            await conn.resume(uuid)
+            return await conn.info(uuid)
+
+    max_kb, mem_kb, vcpus, _cpu_ns = run(main)
+    assert vcpus == 3
+    assert 0 < mem_kb <= max_kb
+
+
+def test_hotplug_where_the_driver_cannot_is_our_error_not_libvirts(world_uri: str) -> None:
+    async def main() -> None:
+        async with VirtConnection(world_uri) as conn:
+            uuid = await conn.define(xen_domain_xml(qube("work", 1)))
+            await conn.start_paused(uuid)
+            await conn.attach_device(uuid, "<interface type='ethernet'/>")
+
+    with pytest.raises(VirtError) as info:
+        run(main)
+    assert str(info.value).startswith("Cannot attach a device to domain")
