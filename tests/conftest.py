@@ -9,3 +9,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # would both iterate GLib's default main context; Qt then stops dispatching. The
 # daemon is a separate process in production, so only tests need this.
 os.environ.setdefault("QT_NO_GLIB", "1")
+
+# Property tests check behaviour, not speed: on a loaded 2-core CI machine the default
+# 200 ms deadline per example would turn slow examples into failures.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
