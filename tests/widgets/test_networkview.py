@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import qasync
-from PyQt6.QtCore import QPointF, Qt, pyqtBoundSignal
+from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -18,14 +16,12 @@ from pytestqt.qtbot import QtBot
 from backend.client import AdminClient, PowerState, SystemCache, UnixTransport, actions
 from tests.backend.daemon.conftest import RunningDaemon
 from tests.client.conftest import Recorder
+from tests.widgets.qtasync import run_qt, until
 from widgets.network_graph import NODE_H, NODE_W, OFFLINE_GROUP, group_key
 from widgets.network_items import QubeNodeItem
 from widgets.network_style import NodeState
 from widgets.networkview import NetworkView
 
-T = TypeVar("T")
-
-TIMEOUT = 30.0
 DEMO_EDGES = {
     "sys-firewall": "sys-net",
     "sys-whonix": "sys-firewall",
@@ -48,36 +44,6 @@ def running(tmp_path: Path) -> Iterator[RunningDaemon]:
         daemon.close()
 
 
-def run_qt(qapp: QApplication, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-    """Run a test coroutine on a qasync loop, as the programs do (``run_gui``)."""
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)  # as in run_gui: windows come and go in tests
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    try:
-        with loop:
-            return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-    finally:
-        asyncio.set_event_loop(None)
-        qapp.setQuitOnLastWindowClosed(quit_on_close)
-
-
-async def until(condition: Callable[[], bool], signal: pyqtBoundSignal,
-                timeout: float = TIMEOUT) -> None:
-    """Wait until ``condition()`` holds, checking again after each emission of ``signal``."""
-    emitted = asyncio.Event()
-
-    def on_emitted(*_args: object) -> None:
-        emitted.set()
-
-    signal.connect(on_emitted)
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                emitted.clear()
-                await emitted.wait()
-    finally:
-        signal.disconnect(on_emitted)
 
 
 async def loaded_cache(daemon: RunningDaemon) -> tuple[SystemCache, Recorder]:

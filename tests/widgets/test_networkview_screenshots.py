@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-import qasync
 from PyQt6.QtCore import QSize
 from PyQt6.QtGui import QColor, QImage, QPalette
 from PyQt6.QtWidgets import QApplication
@@ -22,24 +20,9 @@ from pytestqt.qtbot import QtBot
 from backend.client import AdminClient, PowerState, SystemCache, UnixTransport, actions
 from tests.backend.daemon.conftest import RunningDaemon
 from tests.client.conftest import Recorder
+from tests.widgets.qtasync import run_qt
 from widgets.network_graph import group_key
 from widgets.networkview import NetworkView
-
-T = TypeVar("T")
-
-
-def run_qt(qapp: QApplication, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-    """Run a test coroutine on a qasync loop, as the programs do (``run_gui``)."""
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    try:
-        with loop:
-            return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-    finally:
-        asyncio.set_event_loop(None)
-        qapp.setQuitOnLastWindowClosed(quit_on_close)
 
 
 async def settled(view: NetworkView, timeout: float = 10.0) -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-import qasync
-from PyQt6.QtCore import QRect, Qt, pyqtBoundSignal
+from PyQt6.QtCore import QRect, Qt
 from PyQt6.QtGui import QColor, QImage, QPalette, QStandardItem, QStandardItemModel
 from PyQt6.QtWidgets import QApplication, QTableView
 from pytestqt.qtbot import QtBot
@@ -18,13 +16,11 @@ from pytestqt.qtbot import QtBot
 from backend.client import AdminClient, QubeStats, SystemCache, UnixTransport, actions
 from tests.backend.daemon.conftest import RunningDaemon
 from tests.client.conftest import Recorder
+from tests.widgets.qtasync import run_qt, until
 from widgets.stats_paint import Series, memory_scale, memory_text, series_color
 from widgets.stats_plot import HistoryPlot
 from widgets.stats_sparkline import SparklineDelegate
 from widgets.statshistory import StatsHistory
-
-T = TypeVar("T")
-TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -36,36 +32,6 @@ def running(tmp_path: Path) -> Iterator[RunningDaemon]:
         daemon.close()
 
 
-def run_qt(qapp: QApplication, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-    """Run a test coroutine on a qasync loop, as the programs do (``run_gui``)."""
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    try:
-        with loop:
-            return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-    finally:
-        asyncio.set_event_loop(None)
-        qapp.setQuitOnLastWindowClosed(quit_on_close)
-
-
-async def until(condition: Callable[[], bool], signal: pyqtBoundSignal,
-                timeout: float = TIMEOUT) -> None:
-    """Wait until ``condition()`` holds, checking again after each emission of ``signal``."""
-    emitted = asyncio.Event()
-
-    def on_emitted(*_args: object) -> None:
-        emitted.set()
-
-    signal.connect(on_emitted)
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                emitted.clear()
-                await emitted.wait()
-    finally:
-        signal.disconnect(on_emitted)
 
 
 class FakeStats:
